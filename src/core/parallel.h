@@ -1,0 +1,36 @@
+// Threads. One process-wide thread count (the CLI's --threads), and
+// parallel_for over a range split into one contiguous chunk per thread.
+#pragma once
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+
+namespace nibble {
+
+void set_num_threads(int n);  // n <= 0: all cores
+int num_threads();
+
+// Calls body(begin, end) on disjoint chunks covering [0, n), in parallel.
+// Chunks are multiples of `align` (except the last) so SIMD kernels can
+// keep whole blocks of rows per thread.
+template <class Body>
+void parallel_for(int64_t n, Body&& body, int64_t align = 1) {
+  if (n <= 0) return;
+  const int threads = int(std::min<int64_t>(num_threads(), (n + align - 1) / align));
+  if (threads <= 1) {
+    body(int64_t(0), n);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num();
+    const int64_t blocks = (n + align - 1) / align;
+    const int64_t begin = std::min(n, blocks * t / threads * align);
+    const int64_t end = std::min(n, blocks * (t + 1) / threads * align);
+    if (begin < end) body(begin, end);
+  }
+}
+
+}  // namespace nibble

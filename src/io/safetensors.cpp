@@ -1,0 +1,134 @@
+#include "io/safetensors.h"
+
+#include <algorithm>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/files.h"
+
+namespace nibble::io {
+
+using nlohmann::json;
+
+SafetensorsFile::SafetensorsFile(const std::string& path)
+    : file_(std::make_unique<MappedFile>(path)) {
+  const uint8_t* base = file_->data();
+  const size_t size = file_->size();
+  NIBBLE_CHECK(size >= 8, path, ": truncated safetensors file (", size, " bytes, need at least 8)");
+  uint64_t header_len;
+  std::memcpy(&header_len, base, 8);
+  NIBBLE_CHECK(header_len <= size - 8, path, ": header length ", header_len,
+               " runs past the end of the file (", size, " bytes)");
+  const std::string_view header(reinterpret_cast<const char*>(base + 8), header_len);
+  json j = json::parse(header, nullptr, false);
+  NIBBLE_CHECK(!j.is_discarded(), path, ": header is not valid JSON");
+  NIBBLE_CHECK(j.is_object(), path, ": header is not a JSON object");
+
+  const uint8_t* data = base + 8 + header_len;
+  const size_t data_size = size - 8 - header_len;
+  struct Range {
+    uint64_t begin, end;
+    std::string name;
+  };
+  std::vector<Range> ranges;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& name = it.key();
+    const json& e = it.value();
+    if (name == "__metadata__") {
+      NIBBLE_CHECK(e.is_object(), path, ": __metadata__ is not an object");
+      for (auto m = e.begin(); m != e.end(); ++m) {
+        NIBBLE_CHECK(m.value().is_string(), path, ": __metadata__.", m.key(), " is not a string");
+        metadata_[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    const std::string where = path + ": tensor '" + name + "'";
+    NIBBLE_CHECK(e.is_object(), where, ": entry is not an object");
+    NIBBLE_CHECK(e.contains("dtype") && e["dtype"].is_string(), where, ": missing dtype");
+    NIBBLE_CHECK(e.contains("shape") && e["shape"].is_array(), where, ": missing shape");
+    NIBBLE_CHECK(e.contains("data_offsets") && e["data_offsets"].is_array() &&
+                     e["data_offsets"].size() == 2,
+                 where, ": data_offsets must be [begin, end]");
+    const auto dtype = dtype_from_name(e["dtype"].get<std::string>());
+    NIBBLE_CHECK(dtype.has_value(), where, ": unsupported dtype ", e["dtype"].get<std::string>());
+    TensorView view;
+    view.dtype = *dtype;
+    for (const json& d : e["shape"]) {
+      NIBBLE_CHECK(d.is_number_unsigned(), where, ": shape entries must be non-negative integers");
+      view.shape.push_back(d.get<int64_t>());
+    }
+    for (const json& o : e["data_offsets"])
+      NIBBLE_CHECK(o.is_number_unsigned(), where, ": data_offsets must be non-negative integers");
+    const uint64_t begin = e["data_offsets"][0].get<uint64_t>();
+    const uint64_t end = e["data_offsets"][1].get<uint64_t>();
+    NIBBLE_CHECK(begin <= end && end <= data_size, where, ": data_offsets [", begin, ", ", end,
+                 "] outside the data region of ", data_size, " bytes");
+    int64_t numel;
+    try {
+      numel = shape_numel(view.shape);
+    } catch (const Error& err) {
+      fail(where, ": ", err.what());
+    }
+    NIBBLE_CHECK(uint64_t(numel) * dtype_size(view.dtype) == end - begin, where, ": shape ",
+                 view.shape_string(), " of ", dtype_name(view.dtype), " needs ",
+                 uint64_t(numel) * dtype_size(view.dtype), " bytes but data_offsets span ",
+                 end - begin);
+    view.data = data + begin;
+    view.nbytes = end - begin;
+    ranges.push_back({begin, end, name});
+    tensors_[name] = std::move(view);
+  }
+  std::sort(ranges.begin(), ranges.end(),
+            [](const Range& a, const Range& b) { return a.begin < b.begin; });
+  for (size_t i = 1; i < ranges.size(); ++i)
+    NIBBLE_CHECK(ranges[i].begin >= ranges[i - 1].end || ranges[i - 1].begin == ranges[i - 1].end,
+                 path, ": tensors '", ranges[i - 1].name, "' and '", ranges[i].name,
+                 "' overlap in the data region");
+}
+
+const TensorView& SafetensorsFile::tensor(const std::string& name) const {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end()) fail(path(), ": no tensor named '", name, "'");
+  return it->second;
+}
+
+void SafetensorsWriter::add(const std::string& name, DType dtype, std::vector<int64_t> shape,
+                            std::vector<uint8_t> bytes) {
+  NIBBLE_CHECK(size_t(shape_numel(shape)) * dtype_size(dtype) == bytes.size(), "tensor '", name,
+               "': ", bytes.size(), " bytes do not match its shape");
+  tensors_[name] = Entry{dtype, std::move(shape), std::move(bytes)};
+}
+
+void SafetensorsWriter::add_copy(const std::string& name, const TensorView& view) {
+  const auto* p = static_cast<const uint8_t*>(view.data);
+  add(name, view.dtype, view.shape, std::vector<uint8_t>(p, p + view.nbytes));
+}
+
+size_t SafetensorsWriter::data_bytes() const {
+  size_t n = 0;
+  for (const auto& [name, e] : tensors_) n += e.bytes.size();
+  return n;
+}
+
+void SafetensorsWriter::write(const std::string& path) const {
+  json header = json::object();
+  if (!metadata_.empty()) header["__metadata__"] = metadata_;
+  uint64_t offset = 0;
+  for (const auto& [name, e] : tensors_) {
+    header[name] = {{"dtype", std::string(dtype_name(e.dtype))},
+                    {"shape", e.shape},
+                    {"data_offsets", {offset, offset + e.bytes.size()}}};
+    offset += e.bytes.size();
+  }
+  std::string text = header.dump();
+  text.resize((text.size() + 8 + 7) / 8 * 8 - 8, ' ');  // data starts 8-byte aligned
+  const uint64_t len = text.size();
+  write_file_atomically(path, [&](std::FILE* f) {
+    write_bytes(f, &len, 8, path);
+    write_bytes(f, text.data(), text.size(), path);
+    for (const auto& [name, e] : tensors_) write_bytes(f, e.bytes.data(), e.bytes.size(), path);
+  });
+}
+
+}  // namespace nibble::io

@@ -1,0 +1,56 @@
+// safetensors: an 8-byte little-endian header length, a JSON header mapping
+// tensor names to {dtype, shape, data_offsets}, then the raw data. The
+// reader maps the file and validates every entry before anything reads it:
+// offsets inside the data region, sizes matching dtype x shape, no overlaps.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/mapped_file.h"
+#include "core/tensor_view.h"
+
+namespace nibble::io {
+
+class SafetensorsFile {
+ public:
+  explicit SafetensorsFile(const std::string& path);  // throws Error naming path and tensor
+
+  const std::string& path() const { return file_->path(); }
+  const std::map<std::string, TensorView>& tensors() const { return tensors_; }
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  bool has(const std::string& name) const { return tensors_.count(name) != 0; }
+  const TensorView& tensor(const std::string& name) const;
+
+ private:
+  std::unique_ptr<MappedFile> file_;
+  std::map<std::string, TensorView> tensors_;
+  std::map<std::string, std::string> metadata_;
+};
+
+// Collects tensors, then writes one safetensors file atomically. Tensors are
+// written in name order (as the Python library does) with 8-byte alignment
+// of the data region.
+class SafetensorsWriter {
+ public:
+  void add(const std::string& name, DType dtype, std::vector<int64_t> shape,
+           std::vector<uint8_t> bytes);
+  void add_copy(const std::string& name, const TensorView& view);
+  void set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
+  size_t data_bytes() const;
+  bool empty() const { return tensors_.empty(); }
+  void write(const std::string& path) const;
+
+ private:
+  struct Entry {
+    DType dtype;
+    std::vector<int64_t> shape;
+    std::vector<uint8_t> bytes;
+  };
+  std::map<std::string, Entry> tensors_;
+  std::map<std::string, std::string> metadata_;
+};
+
+}  // namespace nibble::io

@@ -1,0 +1,26 @@
+// Products with dense (unquantized) weights, the f32 and bf16 kernels of
+// unquantized models. W is row-major [rows, cols] as stored in checkpoints
+// (out_features x in_features); X holds n activation rows of length cols.
+//
+//   Y[t, r] = sum_c X[t, c] * W[r, c]      t < n, r < rows
+//
+// Multi-threaded over rows. The *_ref functions are the scalar references
+// the tests hold the fast paths to; the plain names dispatch to the best
+// implementation for this CPU (core/cpu.h).
+#pragma once
+
+#include <cstdint>
+
+namespace nibble::kernels {
+
+void matmul_f32(const float* W, int64_t rows, int64_t cols, const float* X, int64_t n, float* Y);
+void matmul_bf16(const uint16_t* W, int64_t rows, int64_t cols, const float* X, int64_t n,
+                 float* Y);
+
+// Scalar references over a row range [r0, r1), single-threaded.
+void matmul_f32_ref(const float* W, int64_t r0, int64_t r1, int64_t cols, const float* X,
+                    int64_t n, float* Y, int64_t ldy);
+void matmul_bf16_ref(const uint16_t* W, int64_t r0, int64_t r1, int64_t cols, const float* X,
+                     int64_t n, float* Y, int64_t ldy);
+
+}  // namespace nibble::kernels
