@@ -2,6 +2,14 @@
 
 namespace nibble::cli {
 
-void register_verbs(CLI::App& app) { (void)app; }
+void add_generate(CLI::App& app);
+void add_ppl(CLI::App& app);
+void add_inspect(CLI::App& app);
+
+void register_verbs(CLI::App& app) {
+  add_generate(app);
+  add_ppl(app);
+  add_inspect(app);
+}
 
 }  // namespace nibble::cli

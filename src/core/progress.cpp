@@ -17,8 +17,9 @@ std::string format_seconds(double s) {
 }
 }  // namespace
 
-Progress::Progress(std::string label, int64_t total, std::string unit)
+Progress::Progress(std::string label, int64_t total, std::string unit, bool enabled)
     : label_(std::move(label)), unit_(std::move(unit)), total_(total), tty_(isatty(2)),
+      enabled_(enabled),
       start_(std::chrono::steady_clock::now()), last_draw_(start_) {
   draw(false);
 }
@@ -42,12 +43,13 @@ void Progress::finish() {
 }
 
 void Progress::draw(bool final_draw) {
+  if (!enabled_) return;
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double frac = total_ > 0 ? double(done_) / double(total_) : 1.0;
   if (!tty_) {
     const int decile = int(frac * 10);
-    if (decile == last_decile_ && !final_draw) return;
+    if (decile == last_decile_ && (!final_draw || decile == 10)) return;
     last_decile_ = decile;
   }
   const int width = 30;

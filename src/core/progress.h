@@ -11,7 +11,7 @@ namespace nibble {
 
 class Progress {
  public:
-  Progress(std::string label, int64_t total, std::string unit = "");
+  Progress(std::string label, int64_t total, std::string unit = "", bool enabled = true);
   ~Progress();  // finishes the line
   void update(int64_t done, const std::string& note = "");
   void finish();
@@ -20,7 +20,7 @@ class Progress {
   void draw(bool final_draw);
   std::string label_, unit_, note_;
   int64_t total_, done_ = 0;
-  bool tty_, finished_ = false;
+  bool tty_, enabled_, finished_ = false;
   int last_decile_ = -1;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };

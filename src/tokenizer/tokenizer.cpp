@@ -27,6 +27,9 @@ size_t complete_utf8_prefix(const std::string& s) {
 }
 }  // namespace
 
+StreamDecoder::StreamDecoder(const Tokenizer& tok, std::vector<int> context)
+    : tok_(tok), ids_(std::move(context)), emitted_(tok_.decode(ids_).size()) {}
+
 std::string StreamDecoder::push(int id) {
   ids_.push_back(id);
   const std::string text = tok_.decode(ids_);

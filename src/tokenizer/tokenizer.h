@@ -38,9 +38,11 @@ class Tokenizer {
 
 // Emits text as tokens arrive, holding back bytes until they form complete
 // UTF-8 characters, so a multi-byte character split across tokens prints once.
+// The prompt's ids give the context: a tokenizer may render a token
+// differently at the start of a text (SentencePiece drops the leading space).
 class StreamDecoder {
  public:
-  explicit StreamDecoder(const Tokenizer& tok) : tok_(tok) {}
+  StreamDecoder(const Tokenizer& tok, std::vector<int> context = {});
   std::string push(int id);  // returns the newly completed text
   std::string flush();       // whatever is left at the end
 
