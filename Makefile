@@ -10,7 +10,7 @@ MODEL      ?= testdata/kjv-llama-4m
 NIBBLE     := $(BUILD)/nibble
 
 APT_PACKAGES := build-essential cmake ninja-build pkg-config git \
-  libsentencepiece-dev libpcre2-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev \
+  libsentencepiece-dev sentencepiece libpcre2-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev \
   libopenblas-dev liblapacke-dev libgtest-dev libgmock-dev libbenchmark-dev nodejs npm
 
 .PHONY: all deps build test test-asan demo bench clean
