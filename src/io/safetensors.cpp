@@ -79,12 +79,21 @@ SafetensorsFile::SafetensorsFile(const std::string& path)
     ranges.push_back({begin, end, name});
     tensors_[name] = std::move(view);
   }
+  // Like the reference implementation, require the tensors to tile the data
+  // region exactly: a hole or a trailing byte means the offsets are wrong
+  // (e.g. a header length off by one), and reading on would give garbage.
   std::sort(ranges.begin(), ranges.end(),
             [](const Range& a, const Range& b) { return a.begin < b.begin; });
-  for (size_t i = 1; i < ranges.size(); ++i)
-    NIBBLE_CHECK(ranges[i].begin >= ranges[i - 1].end || ranges[i - 1].begin == ranges[i - 1].end,
-                 path, ": tensors '", ranges[i - 1].name, "' and '", ranges[i].name,
-                 "' overlap in the data region");
+  uint64_t covered = 0;
+  for (const Range& r : ranges) {
+    NIBBLE_CHECK(r.begin >= covered, path, ": tensor '", r.name,
+                 "' overlaps the tensor before it in the data region");
+    NIBBLE_CHECK(r.begin == covered, path, ": ", r.begin - covered,
+                 " bytes of the data region before tensor '", r.name, "' belong to no tensor");
+    covered = r.end;
+  }
+  NIBBLE_CHECK(covered == data_size, path, ": the data region has ", data_size,
+               " bytes but the tensors cover ", covered, " (header length wrong?)");
 }
 
 const TensorView& SafetensorsFile::tensor(const std::string& name) const {
