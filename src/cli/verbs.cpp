@@ -5,11 +5,15 @@ namespace nibble::cli {
 void add_generate(CLI::App& app);
 void add_ppl(CLI::App& app);
 void add_inspect(CLI::App& app);
+void add_synth(CLI::App& app);
+void add_bench(CLI::App& app);
 
 void register_verbs(CLI::App& app) {
   add_generate(app);
   add_ppl(app);
+  add_bench(app);
   add_inspect(app);
+  add_synth(app);
 }
 
 }  // namespace nibble::cli

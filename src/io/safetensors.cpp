@@ -102,11 +102,15 @@ const TensorView& SafetensorsFile::tensor(const std::string& name) const {
   return it->second;
 }
 
+size_t SafetensorsWriter::Entry::size() const {
+  return fill ? size_t(shape_numel(shape)) * dtype_size(dtype) : bytes.size();
+}
+
 void SafetensorsWriter::add(const std::string& name, DType dtype, std::vector<int64_t> shape,
                             std::vector<uint8_t> bytes) {
   NIBBLE_CHECK(size_t(shape_numel(shape)) * dtype_size(dtype) == bytes.size(), "tensor '", name,
                "': ", bytes.size(), " bytes do not match its shape");
-  tensors_[name] = Entry{dtype, std::move(shape), std::move(bytes)};
+  tensors_[name] = Entry{dtype, std::move(shape), std::move(bytes), nullptr};
 }
 
 void SafetensorsWriter::add_copy(const std::string& name, const TensorView& view) {
@@ -114,21 +118,29 @@ void SafetensorsWriter::add_copy(const std::string& name, const TensorView& view
   add(name, view.dtype, view.shape, std::vector<uint8_t>(p, p + view.nbytes));
 }
 
+void SafetensorsWriter::add_lazy(const std::string& name, DType dtype, std::vector<int64_t> shape,
+                                 Fill fill) {
+  shape_numel(shape);  // validates
+  tensors_[name] = Entry{dtype, std::move(shape), {}, std::move(fill)};
+}
+
 size_t SafetensorsWriter::data_bytes() const {
   size_t n = 0;
-  for (const auto& [name, e] : tensors_) n += e.bytes.size();
+  for (const auto& [name, e] : tensors_) n += e.size();
   return n;
 }
 
-void SafetensorsWriter::write(const std::string& path) const {
+void SafetensorsWriter::write_entries(const std::string& path,
+                                      const std::vector<const std::string*>& names) const {
   json header = json::object();
   if (!metadata_.empty()) header["__metadata__"] = metadata_;
   uint64_t offset = 0;
-  for (const auto& [name, e] : tensors_) {
-    header[name] = {{"dtype", std::string(dtype_name(e.dtype))},
-                    {"shape", e.shape},
-                    {"data_offsets", {offset, offset + e.bytes.size()}}};
-    offset += e.bytes.size();
+  for (const std::string* name : names) {
+    const Entry& e = tensors_.at(*name);
+    header[*name] = {{"dtype", std::string(dtype_name(e.dtype))},
+                     {"shape", e.shape},
+                     {"data_offsets", {offset, offset + e.size()}}};
+    offset += e.size();
   }
   std::string text = header.dump();
   text.resize((text.size() + 8 + 7) / 8 * 8 - 8, ' ');  // data starts 8-byte aligned
@@ -136,8 +148,50 @@ void SafetensorsWriter::write(const std::string& path) const {
   write_file_atomically(path, [&](std::FILE* f) {
     write_bytes(f, &len, 8, path);
     write_bytes(f, text.data(), text.size(), path);
-    for (const auto& [name, e] : tensors_) write_bytes(f, e.bytes.data(), e.bytes.size(), path);
+    std::vector<uint8_t> buffer;
+    for (const std::string* name : names) {
+      const Entry& e = tensors_.at(*name);
+      if (!e.fill) {
+        write_bytes(f, e.bytes.data(), e.bytes.size(), path);
+        continue;
+      }
+      buffer.assign(e.size(), 0);
+      e.fill(buffer.data());
+      write_bytes(f, buffer.data(), buffer.size(), path);
+    }
   });
+}
+
+void SafetensorsWriter::write(const std::string& path) const {
+  std::vector<const std::string*> names;
+  for (const auto& [name, e] : tensors_) names.push_back(&name);
+  write_entries(path, names);
+}
+
+void SafetensorsWriter::write_sharded(const std::string& dir, size_t max_shard_bytes) const {
+  std::vector<std::vector<const std::string*>> shards(1);
+  size_t in_shard = 0;
+  for (const auto& [name, e] : tensors_) {
+    if (in_shard > 0 && in_shard + e.size() > max_shard_bytes) {
+      shards.emplace_back();
+      in_shard = 0;
+    }
+    shards.back().push_back(&name);
+    in_shard += e.size();
+  }
+  if (shards.size() == 1) {
+    write_entries(join_path(dir, "model.safetensors"), shards[0]);
+    return;
+  }
+  json weight_map = json::object();
+  char file[64];
+  for (size_t i = 0; i < shards.size(); ++i) {
+    std::snprintf(file, sizeof file, "model-%05zu-of-%05zu.safetensors", i + 1, shards.size());
+    write_entries(join_path(dir, file), shards[i]);
+    for (const std::string* name : shards[i]) weight_map[*name] = file;
+  }
+  json index = {{"metadata", {{"total_size", data_bytes()}}}, {"weight_map", weight_map}};
+  write_text_file_atomically(join_path(dir, "model.safetensors.index.json"), index.dump(2));
 }
 
 }  // namespace nibble::io
