@@ -1,0 +1,35 @@
+#include "quant/group_params.h"
+
+#include <algorithm>
+
+#include "core/half.h"
+
+namespace nibble::quant {
+
+GroupParams fit_group_range(float xmin, float xmax, int bits, bool symmetric) {
+  const int maxq = (1 << bits) - 1;
+  xmin = std::min(xmin, 0.0f);
+  xmax = std::max(xmax, 0.0f);
+  if (symmetric) {
+    xmax = std::max(std::abs(xmin), xmax);
+    if (xmin < 0) xmin = -xmax;
+  }
+  if (xmin == 0 && xmax == 0) xmin = -1, xmax = 1;
+  GroupParams p;
+  // fp16 scale, kept away from zero (the smallest fp16 subnormal).
+  p.scale = std::max(f16_to_f32(f32_to_f16((xmax - xmin) / float(maxq))), 5.9604645e-08f);
+  p.zero = symmetric ? float((maxq + 1) / 2)
+                     : std::clamp(std::nearbyint(-xmin / p.scale), 0.0f, float(maxq));
+  return p;
+}
+
+GroupParams fit_group(const float* w, int64_t n, int bits, bool symmetric) {
+  float xmin = 0, xmax = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    xmin = std::min(xmin, w[i]);
+    xmax = std::max(xmax, w[i]);
+  }
+  return fit_group_range(xmin, xmax, bits, symmetric);
+}
+
+}  // namespace nibble::quant

@@ -1,0 +1,26 @@
+// The affine grid of one group of weights (specs/gptq.md §4): scale and
+// integer zero point such that w ≈ scale · (q − zero), q ∈ [0, 2^bits − 1].
+// The range always contains 0; symmetric grids fix zero at 2^(bits−1).
+// Scales are rounded to fp16, the precision every checkpoint stores.
+// Rounding is half-to-even, as torch.round does.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+namespace nibble::quant {
+
+struct GroupParams {
+  float scale = 1;
+  float zero = 0;
+};
+
+GroupParams fit_group(const float* w, int64_t n, int bits, bool symmetric);
+GroupParams fit_group_range(float xmin, float xmax, int bits, bool symmetric);
+
+inline int quantize_value(float w, const GroupParams& p, int maxq) {
+  const float q = std::nearbyint(w / p.scale) + p.zero;
+  return q < 0 ? 0 : q > float(maxq) ? maxq : int(q);
+}
+
+}  // namespace nibble::quant

@@ -1,0 +1,27 @@
+// The GPTQ Hessian of one linear layer's inputs: H = (2 / N) Σ x xᵀ over every
+// token x of N calibration sequences (specs/gptq.md §2). Accumulated in f32
+// with BLAS syrk, one sequence (or batch of sequences) at a time.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace nibble::quant {
+
+class HessianAccumulator {
+ public:
+  explicit HessianAccumulator(int64_t cols);
+  // Adds `tokens` input rows (tokens x cols, row-major) belonging to `sequences` sequences.
+  void add(const float* X, int64_t tokens, int64_t sequences = 1);
+  int64_t cols() const { return cols_; }
+  int64_t sequences() const { return sequences_; }
+  // The full symmetric H (cols x cols, row-major).
+  std::vector<float> hessian() const;
+
+ private:
+  int64_t cols_;
+  int64_t sequences_ = 0;
+  std::vector<float> sum_;  // Σ x xᵀ, upper triangle filled
+};
+
+}  // namespace nibble::quant
