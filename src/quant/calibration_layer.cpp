@@ -1,0 +1,129 @@
+#include "quant/calibration_layer.h"
+
+#include <cblas.h>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "core/parallel.h"
+
+namespace nibble::quant {
+
+const char* const kLayerLinears[7] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                      "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
+                                      "mlp.down_proj"};
+
+namespace {
+std::vector<float> to_f32(const TensorView& t) {
+  std::vector<float> v(static_cast<size_t>(t.numel()));
+  convert_to_f32(t.dtype, t.data, v.data(), v.size());
+  return v;
+}
+}  // namespace
+
+CalibrationLayer::CalibrationLayer(const io::ModelConfig& c, const io::WeightStore& store, int layer)
+    : config_(c), rope_(c) {
+  const std::string p = "model.layers." + std::to_string(layer) + ".";
+  attn_norm_ = to_f32(store.get(p + "input_layernorm.weight"));
+  mlp_norm_ = to_f32(store.get(p + "post_attention_layernorm.weight"));
+  for (const char* name : kLayerLinears) {
+    const TensorView& w = store.get(p + name + ".weight");
+    NIBBLE_CHECK(w.shape.size() == 2 && w.dim(0) == out_features(name) && w.dim(1) == in_features(name),
+                 p, name, ".weight: shape ", w.shape_string(), " does not match the config");
+    weights_[name] = to_f32(w);
+  }
+  if (c.attention_bias)
+    for (const char* name : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"})
+      biases_[name] = to_f32(store.get(p + name + ".bias"));
+}
+
+int64_t CalibrationLayer::out_features(const std::string& n) const {
+  if (n == "self_attn.q_proj") return config_.q_dim();
+  if (n == "self_attn.k_proj" || n == "self_attn.v_proj") return config_.kv_dim();
+  if (n == "mlp.gate_proj" || n == "mlp.up_proj") return config_.intermediate_size;
+  return config_.hidden_size;
+}
+
+int64_t CalibrationLayer::in_features(const std::string& n) const {
+  if (n == "self_attn.o_proj") return config_.q_dim();
+  if (n == "mlp.down_proj") return config_.intermediate_size;
+  return config_.hidden_size;
+}
+
+void CalibrationLayer::linear(const std::string& name, const float* X, int64_t T, float* Y,
+                              bool accumulate) const {
+  const std::vector<float>& W = weights_.at(name);
+  const int64_t out = out_features(name), in = in_features(name);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(T), int(out), int(in), 1.0f, X, int(in),
+              W.data(), int(in), accumulate ? 1.0f : 0.0f, Y, int(out));
+  auto b = biases_.find(name);
+  if (b != biases_.end())
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t r = 0; r < out; ++r) Y[t * out + r] += b->second[r];
+}
+
+void CalibrationLayer::attn_input(const float* x, int64_t T, float* xn) const {
+  const int64_t h = config_.hidden_size;
+  for (int64_t t = 0; t < T; ++t)
+    model::rmsnorm(x + t * h, attn_norm_.data(), h, config_.rms_norm_eps, xn + t * h);
+}
+
+void CalibrationLayer::mlp_input(const float* x, int64_t T, float* xn) const {
+  const int64_t h = config_.hidden_size;
+  for (int64_t t = 0; t < T; ++t)
+    model::rmsnorm(x + t * h, mlp_norm_.data(), h, config_.rms_norm_eps, xn + t * h);
+}
+
+void CalibrationLayer::attention(const float* xn, int64_t T, float* att) const {
+  const int hd = config_.head_dim, heads = config_.num_heads, kv_heads = config_.num_kv_heads;
+  const int64_t qd = config_.q_dim(), kvd = config_.kv_dim();
+  std::vector<float> q(size_t(T * qd)), k(size_t(T * kvd)), v(size_t(T * kvd));
+  linear("self_attn.q_proj", xn, T, q.data(), false);
+  linear("self_attn.k_proj", xn, T, k.data(), false);
+  linear("self_attn.v_proj", xn, T, v.data(), false);
+  for (int64_t t = 0; t < T; ++t) {
+    rope_.apply(&q[t * qd], heads, int(t));
+    rope_.apply(&k[t * kvd], kv_heads, int(t));
+  }
+  const int group = heads / kv_heads;
+  const float scale = 1.0f / std::sqrt(float(hd));
+  parallel_for(T * heads, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores(static_cast<size_t>(T));
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t t = i / heads;
+      const int head = int(i % heads), kvh = head / group;
+      const float* qh = &q[t * qd + head * hd];
+      for (int64_t p = 0; p <= t; ++p) {
+        const float* kp = &k[p * kvd + kvh * hd];
+        float dot = 0;
+        for (int d = 0; d < hd; ++d) dot += qh[d] * kp[d];
+        scores[p] = dot * scale;
+      }
+      model::softmax(scores.data(), t + 1);
+      float* out = att + t * qd + head * hd;
+      std::fill_n(out, hd, 0.0f);
+      for (int64_t p = 0; p <= t; ++p) {
+        const float* vp = &v[p * kvd + kvh * hd];
+        for (int d = 0; d < hd; ++d) out[d] += scores[p] * vp[d];
+      }
+    }
+  });
+}
+
+void CalibrationLayer::add_attn_output(const float* att, int64_t T, float* x) const {
+  linear("self_attn.o_proj", att, T, x, true);
+}
+
+void CalibrationLayer::mlp_hidden(const float* xn, int64_t T, float* act) const {
+  const int64_t f = config_.intermediate_size;
+  std::vector<float> gate(size_t(T * f));
+  linear("mlp.gate_proj", xn, T, gate.data(), false);
+  linear("mlp.up_proj", xn, T, act, false);
+  model::silu_mul(gate.data(), act, T * f);
+}
+
+void CalibrationLayer::add_mlp_output(const float* act, int64_t T, float* x) const {
+  linear("mlp.down_proj", act, T, x, true);
+}
+
+}  // namespace nibble::quant

@@ -1,0 +1,46 @@
+// One decoder layer in f32 over whole calibration sequences, split into the
+// stages the layer-streaming quantizer needs: each stage produces the input
+// of the next group of linears (specs/gptq.md §1.1's true-sequential order),
+// so those linears can be quantized before later stages run on them.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "io/model_config.h"
+#include "io/weight_store.h"
+#include "model/ops.h"
+
+namespace nibble::quant {
+
+// The linears of a Llama layer by their names under "model.layers.N.".
+extern const char* const kLayerLinears[7];
+
+class CalibrationLayer {
+ public:
+  CalibrationLayer(const io::ModelConfig& config, const io::WeightStore& store, int layer);
+
+  // f32 weights [out, in] of a linear ("self_attn.q_proj", ...); the
+  // quantizer replaces them with their dequantized values.
+  std::vector<float>& weight(const std::string& linear) { return weights_.at(linear); }
+  int64_t out_features(const std::string& linear) const;
+  int64_t in_features(const std::string& linear) const;
+
+  // T tokens of one sequence at a time; x is T x hidden.
+  void attn_input(const float* x, int64_t T, float* xn) const;        // input of q, k, v
+  void attention(const float* xn, int64_t T, float* att) const;       // input of o (T x q_dim)
+  void add_attn_output(const float* att, int64_t T, float* x) const;  // x += o(att)
+  void mlp_input(const float* x, int64_t T, float* xn) const;         // input of gate, up
+  void mlp_hidden(const float* xn, int64_t T, float* act) const;      // input of down (T x inter)
+  void add_mlp_output(const float* act, int64_t T, float* x) const;   // x += down(act)
+
+ private:
+  void linear(const std::string& name, const float* X, int64_t T, float* Y, bool accumulate) const;
+  io::ModelConfig config_;
+  model::Rope rope_;
+  std::vector<float> attn_norm_, mlp_norm_;
+  std::map<std::string, std::vector<float>> weights_, biases_;
+};
+
+}  // namespace nibble::quant
