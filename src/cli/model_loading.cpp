@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "formats/linear_loaders.h"
 #include "tokenizer/load_tokenizer.h"
 
 namespace nibble::cli {
@@ -12,7 +13,8 @@ LoadedModel load_model(const std::string& path, bool with_tokenizer) {
   const auto start = std::chrono::steady_clock::now();
   LoadedModel m;
   m.source = io::open_model(path);
-  m.model = std::make_unique<model::LlamaModel>(m.source.config, m.source.weights);
+  m.model = std::make_unique<model::LlamaModel>(m.source.config, m.source.weights,
+                                                formats::linear_loader_for(m.source));
   if (with_tokenizer) {
     m.tokenizer = tokenizer::load_tokenizer(m.source);
     NIBBLE_CHECK(m.tokenizer->vocab_size() <= m.source.config.vocab_size, path, ": the tokenizer has ",

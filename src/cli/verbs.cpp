@@ -7,11 +7,13 @@ void add_ppl(CLI::App& app);
 void add_inspect(CLI::App& app);
 void add_synth(CLI::App& app);
 void add_bench(CLI::App& app);
+void add_quantize(CLI::App& app);
 
 void register_verbs(CLI::App& app) {
   add_generate(app);
   add_ppl(app);
   add_bench(app);
+  add_quantize(app);
   add_inspect(app);
   add_synth(app);
 }

@@ -47,6 +47,7 @@ class SafetensorsWriter {
   void set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
   size_t data_bytes() const;
   bool empty() const { return tensors_.empty(); }
+  bool has(const std::string& name) const { return tensors_.count(name) != 0; }
   void write(const std::string& path) const;
 
   // Writes <dir>/model.safetensors, or, past max_shard_bytes, the shards

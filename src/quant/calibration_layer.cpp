@@ -85,29 +85,26 @@ void CalibrationLayer::attention(const float* xn, int64_t T, float* att) const {
     rope_.apply(&q[t * qd], heads, int(t));
     rope_.apply(&k[t * kvd], kv_heads, int(t));
   }
+  // Per head: scores = Q Kᵀ / sqrt(d) with a causal mask, softmax by row, out = P V.
   const int group = heads / kv_heads;
   const float scale = 1.0f / std::sqrt(float(hd));
-  parallel_for(T * heads, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores(static_cast<size_t>(T));
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t t = i / heads;
-      const int head = int(i % heads), kvh = head / group;
-      const float* qh = &q[t * qd + head * hd];
-      for (int64_t p = 0; p <= t; ++p) {
-        const float* kp = &k[p * kvd + kvh * hd];
-        float dot = 0;
-        for (int d = 0; d < hd; ++d) dot += qh[d] * kp[d];
-        scores[p] = dot * scale;
+  std::vector<float> scores(size_t(T * T));
+  for (int head = 0; head < heads; ++head) {
+    const float* qh = &q[size_t(head) * hd];
+    const float* kh = &k[size_t(head / group) * hd];
+    const float* vh = &v[size_t(head / group) * hd];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(T), int(T), hd, scale, qh, int(qd), kh,
+                int(kvd), 0.0f, scores.data(), int(T));
+    parallel_for(T, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        float* row = &scores[t * T];
+        model::softmax(row, t + 1);
+        std::fill(row + t + 1, row + T, 0.0f);
       }
-      model::softmax(scores.data(), t + 1);
-      float* out = att + t * qd + head * hd;
-      std::fill_n(out, hd, 0.0f);
-      for (int64_t p = 0; p <= t; ++p) {
-        const float* vp = &v[p * kvd + kvh * hd];
-        for (int d = 0; d < hd; ++d) out[d] += scores[p] * vp[d];
-      }
-    }
-  });
+    });
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(T), hd, int(T), 1.0f, scores.data(),
+                int(T), vh, int(kvd), 0.0f, att + size_t(head) * hd, int(qd));
+  }
 }
 
 void CalibrationLayer::add_attn_output(const float* att, int64_t T, float* x) const {

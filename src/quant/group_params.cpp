@@ -32,4 +32,26 @@ GroupParams fit_group(const float* w, int64_t n, int bits, bool symmetric) {
   return fit_group_range(xmin, xmax, bits, symmetric);
 }
 
+GroupParams fit_group_clipped(const float* w, int64_t n, int bits, bool symmetric) {
+  float xmin = 0, xmax = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    xmin = std::min(xmin, w[i]);
+    xmax = std::max(xmax, w[i]);
+  }
+  const int maxq = (1 << bits) - 1;
+  GroupParams best = fit_group_range(xmin, xmax, bits, symmetric);
+  double best_err = -1;
+  for (int i = 0; i < 80; ++i) {
+    const float p = 1.0f - float(i) / 100.0f;
+    const GroupParams g = fit_group_range(p * xmin, p * xmax, bits, symmetric);
+    double err = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      const float d = g.scale * (float(quantize_value(w[j], g, maxq)) - g.zero) - w[j];
+      err += std::pow(std::abs(double(d)), 2.4);
+    }
+    if (best_err < 0 || err < best_err) best_err = err, best = g;
+  }
+  return best;
+}
+
 }  // namespace nibble::quant

@@ -16,6 +16,10 @@ struct GroupParams {
 };
 
 GroupParams fit_group(const float* w, int64_t n, int bits, bool symmetric);
+// The clipping search of the GPTQ reference's `mse` option (§4.1): shrink
+// the range by 1%, 2%, ... down to 20% of it and keep the grid with the
+// smallest Σ|ŵ − w|^2.4 over the group.
+GroupParams fit_group_clipped(const float* w, int64_t n, int bits, bool symmetric);
 GroupParams fit_group_range(float xmin, float xmax, int bits, bool symmetric);
 
 inline int quantize_value(float w, const GroupParams& p, int maxq) {

@@ -1,0 +1,168 @@
+// nibble quantize: RTN or GPTQ, layer by layer, into a GPTQ-layout checkpoint
+// (AutoGPTQ/vLLM/transformers load it), resumable after a kill.
+#include <chrono>
+#include <cstdio>
+
+#include "cli/verbs.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "core/parallel.h"
+#include "core/progress.h"
+#include "formats/gptq_checkpoint.h"
+#include "io/model_source.h"
+#include "quant/calibration.h"
+#include "quant/layer_pipeline.h"
+#include "quant/rtn.h"
+#include "tokenizer/load_tokenizer.h"
+
+namespace nibble::cli {
+
+namespace {
+
+struct QuantizeOptions {
+  std::string model, out, method = "gptq", calib;
+  int bits = 4, group_size = 128, nsamples = 128, seqlen = 2048, threads = 0;
+  bool sym = false, act_order = false, static_groups = false, clip = false, resume = false;
+  double damp = 0.01;
+  uint64_t seed = 0;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// Bits per weight of a GPTQ linear: codes, fp16 scales, b-bit zeros, int32 g_idx.
+double linear_bits(int64_t rows, int64_t cols, int groups, int bits) {
+  return double(bits) * rows * cols + (16.0 + bits) * rows * groups + 32.0 * cols;
+}
+
+void run(const QuantizeOptions& o) {
+  set_num_threads(o.threads);
+  NIBBLE_CHECK(o.method == "rtn" || o.method == "gptq", "--method must be rtn or gptq, got '",
+               o.method, "'");
+  NIBBLE_CHECK(o.bits == 2 || o.bits == 3 || o.bits == 4 || o.bits == 8,
+               "--bits must be 2, 3, 4 or 8, got ", o.bits);
+  NIBBLE_CHECK(o.group_size == -1 || o.group_size == 32 || o.group_size == 64 ||
+                   o.group_size == 128 || o.group_size == 256,
+               "--group-size must be 32, 64, 128, 256 or -1 (per channel), got ", o.group_size);
+  NIBBLE_CHECK(o.damp > 0 && o.damp < 1, "--damp must be in (0, 1), got ", o.damp);
+  const auto start = std::chrono::steady_clock::now();
+  const io::ModelSource src = io::open_model(o.model);
+  NIBBLE_CHECK(src.format == "hf", o.model, ": quantize reads Hugging Face checkpoints");
+  const io::ModelConfig& c = src.config;
+
+  // Calibration: GPTQ needs it; RTN uses it, when given, only to report output errors.
+  quant::CalibrationSet calib;
+  std::string calib_file = o.calib;
+  if (calib_file.empty() && o.method != "rtn" && file_exists(join_path(src.directory, "calibration.txt")))
+    calib_file = join_path(src.directory, "calibration.txt");
+  if (o.method == "gptq")
+    NIBBLE_CHECK(!calib_file.empty(), "GPTQ needs calibration text: pass --calib FILE (plain text or "
+                 "JSON lines), e.g. a few hundred KB of text like the model's training data; ",
+                 o.model, " has no calibration.txt");
+  if (!calib_file.empty()) {
+    auto tok = tokenizer::load_tokenizer(src);
+    quant::CalibrationOptions co{calib_file, o.nsamples, o.seqlen, o.seed};
+    calib = quant::load_calibration(co, *tok, c.max_position_embeddings, c.vocab_size);
+    std::printf("calibration: %s\n", calib.description.c_str());
+  }
+
+  formats::GptqExportConfig ec;
+  ec.bits = o.bits;
+  ec.group_size = o.group_size;
+  ec.symmetric = o.sym;
+  ec.desc_act = o.act_order;
+  ec.static_groups = o.static_groups;
+  ec.damp = o.damp;
+  ec.method = o.method;
+  ec.extra = {{"method", o.method}, {"calibration", calib.description}, {"seed", o.seed},
+              {"clip_search", o.clip}};
+  formats::GptqCheckpointWriter writer(src, o.out, ec, o.resume);
+  if (writer.layers_done() > 0)
+    std::printf("resuming: layers 0-%d are done, continuing at layer %d\n", writer.layers_done() - 1,
+                writer.layers_done());
+
+  quant::LinearMethod method = [&](const std::string& name, const std::vector<float>& W,
+                                   int64_t rows, int64_t cols,
+                                   const quant::HessianAccumulator* h) {
+    NIBBLE_CHECK(formats::gptq_exportable(cols, rows), name, ": ", rows, " x ", cols,
+                 " cannot be packed in GPTQ layout (dimensions must be multiples of 32)");
+    if (o.method == "rtn")
+      return quant::rtn_quantize(W.data(), rows, cols, {o.bits, o.group_size, o.sym, o.clip});
+    quant::GptqOptions g;
+    g.bits = o.bits;
+    g.group_size = o.group_size;
+    g.symmetric = o.sym;
+    g.act_order = o.act_order;
+    g.static_groups = o.static_groups;
+    g.damp = o.damp;
+    return quant::gptq_quantize(W.data(), rows, cols, h->hessian(), g);
+  };
+
+  quant::PipelineOptions po;
+  po.bits = o.bits;
+  po.group_size = o.group_size;
+  po.symmetric = o.sym;
+  po.first_layer = writer.layers_done();
+  double quantized_bits = 0, quantized_weights = 0;
+  Progress progress("quantize", c.num_layers, "layers");
+  progress.update(writer.layers_done());
+  quant::run_layer_pipeline(
+      src, calib.samples, po, method, [&](int l) { return writer.read_layer(l); },
+      [&](quant::LayerResult&& layer) {
+        writer.write_layer(layer);
+        for (const auto& r : layer.reports) {
+          if (calib.samples.empty())
+            std::printf("  %-36s %6.2f s\n", r.name.c_str(), r.seconds);
+          else
+            std::printf("  %-36s output error %.5f (rtn %.5f) %6.2f s\n", r.name.c_str(),
+                        r.relative_error, r.rtn_relative_error, r.seconds);
+          for (const auto& w : r.warnings) std::printf("    warning: %s\n", w.c_str());
+        }
+        std::fflush(stdout);
+        progress.update(layer.layer + 1);
+      });
+  progress.finish();
+  // Bits per weight of the quantized linears, counted from the shapes.
+  for (int l = 0; l < c.num_layers; ++l)
+    for (const auto& [name, q] : writer.read_layer(l).linears) {
+      quantized_bits += linear_bits(q.rows, q.cols, q.groups, o.bits);
+      quantized_weights += double(q.rows) * q.cols;
+    }
+  const size_t before = src.weights->total_bytes();
+  const size_t after = writer.finish();
+  std::printf("wrote %s\n", o.out.c_str());
+  std::printf("size: %.2f MiB -> %.2f MiB (%.2fx smaller)\n", before / 1048576.0, after / 1048576.0,
+              double(before) / double(after));
+  std::printf("bits per weight: %.3f in the quantized linears (codes, scales, zeros, g_idx); "
+              "%.3f over all parameters\n",
+              quantized_bits / quantized_weights, 8.0 * double(after) / double(c.parameter_count()));
+  std::printf("wall time: %.1f s\n", seconds_since(start));
+}
+
+}  // namespace
+
+void add_quantize(CLI::App& app) {
+  auto o = std::make_shared<QuantizeOptions>();
+  CLI::App* verb = app.add_subcommand("quantize", "quantize a Hugging Face checkpoint (RTN, GPTQ)");
+  verb->add_option("-m,--model", o->model, "Hugging Face model directory")->required();
+  verb->add_option("-o,--output", o->out, "output directory")->required();
+  verb->add_option("--method", o->method, "rtn or gptq");
+  verb->add_option("--bits", o->bits, "bits per weight: 2, 3, 4 or 8");
+  verb->add_option("--group-size", o->group_size, "weights per scale: 32, 64, 128, 256 or -1 (per channel)");
+  verb->add_flag("--sym", o->sym, "symmetric grid (zero fixed at 2^(bits-1); vLLM's Marlin fast path)");
+  verb->add_flag("--act-order", o->act_order, "GPTQ: quantize columns by decreasing Hessian diagonal (desc_act)");
+  verb->add_flag("--static-groups", o->static_groups, "GPTQ: fit groups before any update (act-order with no g_idx cost)");
+  verb->add_option("--damp", o->damp, "GPTQ: dampening, a fraction of the mean Hessian diagonal");
+  verb->add_flag("--clip", o->clip, "RTN: search a clipped range per group (minimizes the weight error)");
+  verb->add_option("--calib", o->calib, "calibration text or JSON lines (default: calibration.txt in the model directory)");
+  verb->add_option("--nsamples", o->nsamples, "calibration windows")->check(CLI::Range(1, 100000));
+  verb->add_option("--seqlen", o->seqlen, "tokens per window (clamped to the model's context)")
+      ->check(CLI::Range(2, 1 << 20));
+  verb->add_option("--seed", o->seed, "seed for the calibration windows");
+  verb->add_flag("--resume", o->resume, "continue an interrupted quantization in the same -o");
+  verb->add_option("-t,--threads", o->threads, "threads (default: all cores)");
+  verb->callback([o] { run(*o); });
+}
+
+}  // namespace nibble::cli
