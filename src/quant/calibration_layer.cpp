@@ -5,7 +5,6 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "core/parallel.h"
 
 namespace nibble::quant {
 
@@ -95,13 +94,11 @@ void CalibrationLayer::attention(const float* xn, int64_t T, float* att) const {
     const float* vh = &v[size_t(head / group) * hd];
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(T), int(T), hd, scale, qh, int(qd), kh,
                 int(kvd), 0.0f, scores.data(), int(T));
-    parallel_for(T, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) {
-        float* row = &scores[t * T];
-        model::softmax(row, t + 1);
-        std::fill(row + t + 1, row + T, 0.0f);
-      }
-    });
+    for (int64_t t = 0; t < T; ++t) {
+      float* row = &scores[t * T];
+      model::softmax(row, t + 1);
+      std::fill(row + t + 1, row + T, 0.0f);
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(T), hd, int(T), 1.0f, scores.data(),
                 int(T), vh, int(kvd), 0.0f, att + size_t(head) * hd, int(qd));
   }

@@ -16,6 +16,12 @@ void HessianAccumulator::add(const float* X, int64_t tokens, int64_t sequences) 
   sequences_ += sequences;
 }
 
+void HessianAccumulator::merge(const HessianAccumulator& other) {
+  NIBBLE_CHECK(other.cols_ == cols_, "merging Hessians of different sizes");
+  for (size_t i = 0; i < sum_.size(); ++i) sum_[i] += other.sum_[i];
+  sequences_ += other.sequences_;
+}
+
 std::vector<float> HessianAccumulator::hessian() const {
   NIBBLE_CHECK(sequences_ > 0, "Hessian has no calibration data");
   std::vector<float> h(sum_.size());

@@ -13,6 +13,7 @@ class HessianAccumulator {
   explicit HessianAccumulator(int64_t cols);
   // Adds `tokens` input rows (tokens x cols, row-major) belonging to `sequences` sequences.
   void add(const float* X, int64_t tokens, int64_t sequences = 1);
+  void merge(const HessianAccumulator& other);  // adds another accumulator's data
   int64_t cols() const { return cols_; }
   int64_t sequences() const { return sequences_; }
   // The full symmetric H (cols x cols, row-major).

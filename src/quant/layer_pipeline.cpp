@@ -3,8 +3,10 @@
 #include <cblas.h>
 
 #include <chrono>
+#include <mutex>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "quant/calibration_layer.h"
 #include "quant/group_params.h"
 
@@ -89,8 +91,10 @@ void run_layer_pipeline(const io::ModelSource& source,
                        &x[s][t * h], size_t(h));
       }
   }
-  std::vector<float> xn(size_t(T * h)), act(size_t(T * f));
   std::vector<std::vector<float>> att(n);
+  // Parallelism comes from splitting the sequences over threads; BLAS runs
+  // single-threaded inside each (its own threads would fight OpenMP's).
+  openblas_set_num_threads(1);
 
   for (int l = 0; l < c.num_layers; ++l) {
     CalibrationLayer layer(c, *source.weights, l);
@@ -108,34 +112,50 @@ void run_layer_pipeline(const io::ModelSource& source,
       const std::vector<std::string>& group = kTrueSequentialGroups[stage];
       std::unique_ptr<HessianAccumulator> hessian;
       if (n && !replaying) hessian = std::make_unique<HessianAccumulator>(layer.in_features(group[0]));
-      // Run each sequence up to this group's input; keep what later stages reuse.
-      for (size_t s = 0; s < n; ++s) {
-        const float* input = nullptr;
-        switch (stage) {
-          case 0:
-            layer.attn_input(x[s].data(), T, xn.data());
-            input = xn.data();
-            break;
-          case 1:
-            layer.attn_input(x[s].data(), T, xn.data());
-            att[s].resize(size_t(T * qd));
-            layer.attention(xn.data(), T, att[s].data());
-            input = att[s].data();
-            break;
-          case 2:
-            layer.add_attn_output(att[s].data(), T, x[s].data());
-            std::vector<float>().swap(att[s]);
-            layer.mlp_input(x[s].data(), T, xn.data());
-            input = xn.data();
-            break;
-          case 3:
-            layer.mlp_input(x[s].data(), T, xn.data());
-            layer.mlp_hidden(xn.data(), T, act.data());
-            input = act.data();
-            break;
+      // Each thread runs its share of the sequences up to this group's input
+      // (single-threaded BLAS inside) and keeps its own Hessian; they are
+      // merged after, in sequence order, so the result does not depend on
+      // thread timing (a resumed run must reproduce the same codes).
+      std::mutex merge_mutex;
+      std::map<int64_t, std::unique_ptr<HessianAccumulator>> partial_sums;
+      parallel_for(int64_t(n), [&](int64_t s0, int64_t s1) {
+        std::vector<float> xn(size_t(T * h)), act;
+        std::unique_ptr<HessianAccumulator> local;
+        if (hessian) local = std::make_unique<HessianAccumulator>(hessian->cols());
+        for (int64_t s = s0; s < s1; ++s) {
+          const float* input = nullptr;
+          switch (stage) {
+            case 0:
+              layer.attn_input(x[s].data(), T, xn.data());
+              input = xn.data();
+              break;
+            case 1:
+              layer.attn_input(x[s].data(), T, xn.data());
+              att[s].resize(size_t(T * qd));
+              layer.attention(xn.data(), T, att[s].data());
+              input = att[s].data();
+              break;
+            case 2:
+              layer.add_attn_output(att[s].data(), T, x[s].data());
+              std::vector<float>().swap(att[s]);
+              layer.mlp_input(x[s].data(), T, xn.data());
+              input = xn.data();
+              break;
+            case 3:
+              act.resize(size_t(T * f));
+              layer.mlp_input(x[s].data(), T, xn.data());
+              layer.mlp_hidden(xn.data(), T, act.data());
+              input = act.data();
+              break;
+          }
+          if (local) local->add(input, T, 1);
         }
-        if (hessian) hessian->add(input, T, 1);
-      }
+        if (local) {
+          std::lock_guard<std::mutex> lock(merge_mutex);
+          partial_sums[s0] = std::move(local);
+        }
+      });
+      for (const auto& [first, sum] : partial_sums) hessian->merge(*sum);
       if (replaying) continue;
       const std::vector<float> H = hessian ? hessian->hessian() : std::vector<float>();
       for (const std::string& name : group) {
@@ -159,11 +179,14 @@ void run_layer_pipeline(const io::ModelSource& source,
       }
     }
     // The quantized layer's outputs are the next layer's inputs.
-    for (size_t s = 0; s < n; ++s) {
-      layer.mlp_input(x[s].data(), T, xn.data());
-      layer.mlp_hidden(xn.data(), T, act.data());
-      layer.add_mlp_output(act.data(), T, x[s].data());
-    }
+    parallel_for(int64_t(n), [&](int64_t s0, int64_t s1) {
+      std::vector<float> xn(size_t(T * h)), act(size_t(T * f));
+      for (int64_t s = s0; s < s1; ++s) {
+        layer.mlp_input(x[s].data(), T, xn.data());
+        layer.mlp_hidden(xn.data(), T, act.data());
+        layer.add_mlp_output(act.data(), T, x[s].data());
+      }
+    });
     if (!replaying) on_layer(std::move(result));
   }
 }
