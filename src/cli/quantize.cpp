@@ -22,7 +22,8 @@ namespace {
 struct QuantizeOptions {
   std::string model, out, method = "gptq", calib;
   int bits = 4, group_size = 128, nsamples = 128, seqlen = 2048, threads = 0;
-  bool sym = false, act_order = false, static_groups = false, clip = false, resume = false;
+  bool sym = false, act_order = false, static_groups = false, resume = false;
+  int clip = -1;  // -1: the method's default (on for GPTQ, off for RTN)
   double damp = 0.01;
   uint64_t seed = 0;
 };
@@ -46,6 +47,7 @@ void run(const QuantizeOptions& o) {
                    o.group_size == 128 || o.group_size == 256,
                "--group-size must be 32, 64, 128, 256 or -1 (per channel), got ", o.group_size);
   NIBBLE_CHECK(o.damp > 0 && o.damp < 1, "--damp must be in (0, 1), got ", o.damp);
+  const bool clip = o.clip < 0 ? o.method == "gptq" : o.clip == 1;
   const auto start = std::chrono::steady_clock::now();
   const io::ModelSource src = io::open_model(o.model);
   NIBBLE_CHECK(src.format == "hf", o.model, ": quantize reads Hugging Face checkpoints");
@@ -76,7 +78,7 @@ void run(const QuantizeOptions& o) {
   ec.damp = o.damp;
   ec.method = o.method;
   ec.extra = {{"method", o.method}, {"calibration", calib.description}, {"seed", o.seed},
-              {"clip_search", o.clip}};
+              {"clip_search", clip}};
   formats::GptqCheckpointWriter writer(src, o.out, ec, o.resume);
   if (writer.layers_done() > 0)
     std::printf("resuming: layers 0-%d are done, continuing at layer %d\n", writer.layers_done() - 1,
@@ -88,7 +90,7 @@ void run(const QuantizeOptions& o) {
     NIBBLE_CHECK(formats::gptq_exportable(cols, rows), name, ": ", rows, " x ", cols,
                  " cannot be packed in GPTQ layout (dimensions must be multiples of 32)");
     if (o.method == "rtn")
-      return quant::rtn_quantize(W.data(), rows, cols, {o.bits, o.group_size, o.sym, o.clip});
+      return quant::rtn_quantize(W.data(), rows, cols, {o.bits, o.group_size, o.sym, clip});
     quant::GptqOptions g;
     g.bits = o.bits;
     g.group_size = o.group_size;
@@ -96,6 +98,7 @@ void run(const QuantizeOptions& o) {
     g.act_order = o.act_order;
     g.static_groups = o.static_groups;
     g.damp = o.damp;
+    g.clip_search = clip;
     return quant::gptq_quantize(W.data(), rows, cols, h->hessian(), g);
   };
 
@@ -154,7 +157,11 @@ void add_quantize(CLI::App& app) {
   verb->add_flag("--act-order", o->act_order, "GPTQ: quantize columns by decreasing Hessian diagonal (desc_act)");
   verb->add_flag("--static-groups", o->static_groups, "GPTQ: fit groups before any update (act-order with no g_idx cost)");
   verb->add_option("--damp", o->damp, "GPTQ: dampening, a fraction of the mean Hessian diagonal");
-  verb->add_flag("--clip", o->clip, "RTN: search a clipped range per group (minimizes the weight error)");
+  verb->add_flag_function(
+      "--clip", [o](int64_t) { o->clip = 1; },
+      "search a clipped range per group, minimizing its weight error (default for gptq)");
+  verb->add_flag_function("--no-clip", [o](int64_t) { o->clip = 0; },
+                          "fit each group to its full range (default for rtn)");
   verb->add_option("--calib", o->calib, "calibration text or JSON lines (default: calibration.txt in the model directory)");
   verb->add_option("--nsamples", o->nsamples, "calibration windows")->check(CLI::Range(1, 100000));
   verb->add_option("--seqlen", o->seqlen, "tokens per window (clamped to the model's context)")

@@ -32,6 +32,9 @@ GptqOutput gptq_quantize(const float* W_in, int64_t rows, int64_t cols, std::vec
   const int64_t g = (o.group_size <= 0 || o.group_size >= cols) ? cols : o.group_size;
   const bool per_channel = g == cols;
   const int maxq = (1 << o.bits) - 1;
+  auto fit = [&](const float* w, int64_t n) {
+    return o.clip_search ? fit_group_clipped(w, n, o.bits, o.symmetric) : fit_group(w, n, o.bits, o.symmetric);
+  };
 
   GptqOutput out;
   out.rows = rows;
@@ -55,7 +58,7 @@ GptqOutput gptq_quantize(const float* W_in, int64_t rows, int64_t cols, std::vec
   if (o.static_groups && !per_channel)
     for (int t = 0; t < out.groups; ++t)
       for (int64_t r = 0; r < rows; ++r)
-        static_params.push_back(fit_group(&W[r * cols + t * g], std::min(g, cols - t * g), o.bits, o.symmetric));
+        static_params.push_back(fit(&W[r * cols + t * g], std::min(g, cols - t * g)));
 
   std::vector<int64_t> perm(static_cast<size_t>(cols));
   std::iota(perm.begin(), perm.end(), 0);
@@ -87,7 +90,7 @@ GptqOutput gptq_quantize(const float* W_in, int64_t rows, int64_t cols, std::vec
 
   std::vector<GroupParams> current(static_cast<size_t>(rows));
   if (per_channel)
-    for (int64_t r = 0; r < rows; ++r) current[r] = fit_group(&Wp[r * cols], cols, o.bits, o.symmetric);
+    for (int64_t r = 0; r < rows; ++r) current[r] = fit(&Wp[r * cols], cols);
 
   const int64_t B = o.block_size;
   std::vector<float> W1, Err1;
@@ -109,7 +112,7 @@ GptqOutput gptq_quantize(const float* W_in, int64_t rows, int64_t cols, std::vec
           // The reference refits from the global W, which lacks this block's in-block updates.
           if (c % g == 0)
             for (int64_t r = 0; r < rows; ++r)
-              current[r] = fit_group(&Wp[r * cols + c], std::min(g, cols - c), o.bits, o.symmetric);
+              current[r] = fit(&Wp[r * cols + c], std::min(g, cols - c));
         }
       }
       const float d = U[c * cols + c];

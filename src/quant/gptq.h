@@ -23,6 +23,7 @@ struct GptqOptions {
   bool act_order = false;
   bool static_groups = false;
   double damp = 0.01;    // fraction of the mean Hessian diagonal added to it
+  bool clip_search = false;  // fit each group's grid with the clipping search (GPTQModel's mse)
   int block_size = 128;
 };
 
