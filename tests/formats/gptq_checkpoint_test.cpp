@@ -89,10 +89,14 @@ void check_checkpoint(int bits, bool sym) {
         const float s = f16_to_f32(sc[t * N + n]);
         const float w = W[size_t(n * K + k)];
         const float deq = s * (float(code) - z);
-        if (sym) ASSERT_EQ(z, float(1 << (bits - 1)));
+        if (sym) {
+          ASSERT_EQ(z, float(1 << (bits - 1)));
+        }
         // Round-to-nearest: within half a step, unless clipped at the grid's edge.
         const bool clipped = code == 0 || code == uint32_t((1 << bits) - 1);
-        if (!clipped) ASSERT_LE(std::abs(deq - w), 0.5001f * s) << p << " k=" << k << " n=" << n;
+        if (!clipped) {
+          ASSERT_LE(std::abs(deq - w), 0.5001f * s) << p << " k=" << k << " n=" << n;
+        }
       }
     }
   }
