@@ -2,44 +2,9 @@
 
 #include "core/error.h"
 #include "formats/gptq_codec.h"
-#include "quant/layer_pipeline.h"
+#include "quant/quantized_linear.h"
 
 namespace nibble::formats {
-
-namespace {
-
-// A GPTQ linear, dequantized once to f32.
-class DequantizedGptqLinear : public model::Linear {
- public:
-  DequantizedGptqLinear(const quant::GptqOutput& q, int bits)
-      : Linear(q.cols, q.rows), weights_(quant::dequantize(q)), bits_(bits), groups_(q.groups),
-        group_size_(q.groups ? q.cols / q.groups : q.cols) {}
-  std::string format() const override { return cat("gptq-w", bits_, "g", group_size_); }
-  size_t weight_bytes() const override {
-    return size_t(in_features() * out_features() * bits_ / 8 + groups_ * out_features() * (2 + bits_ / 8.0));
-  }
-
- protected:
-  void multiply(const float* X, int64_t n, float* Y) const override {
-    model::DenseLinear dense(view());
-    dense.forward(X, n, Y);
-  }
-
- private:
-  TensorView view() const {
-    TensorView v;
-    v.dtype = DType::F32;
-    v.shape = {out_features(), in_features()};
-    v.data = weights_.data();
-    v.nbytes = weights_.size() * 4;
-    return v;
-  }
-  std::vector<float> weights_;
-  int bits_, groups_;
-  int64_t group_size_;
-};
-
-}  // namespace
 
 model::LinearLoader linear_loader_for(const io::ModelSource& source) {
   const nlohmann::json& raw = source.config.raw;
@@ -54,6 +19,8 @@ model::LinearLoader linear_loader_for(const io::ModelSource& source) {
   NIBBLE_CHECK(fmt == "gptq" || fmt == "gptq_v2", where, ": checkpoint_format '", fmt,
                "' is not supported (gptq, gptq_v2)");
   const ZeroFormat zeros = fmt == "gptq_v2" ? ZeroFormat::v2 : ZeroFormat::v1;
+  const int group_size = qc.contains("group_size") ? qc["group_size"].get<int>() : qc.value("q_group_size", 128);
+  const bool sym = qc.value("sym", true);
   // Writers known to mask v1 zero fields (so all-ones means z = 0).
   bool masked_v1 = false;
   if (qc.contains("meta") && qc["meta"].contains("quantizer"))
@@ -69,7 +36,11 @@ model::LinearLoader linear_loader_for(const io::ModelSource& source) {
                                       store.get(prefix + ".scales"), g_idx, bits, zeros, masked_v1);
     NIBBLE_CHECK(q.cols == in && q.rows == out, prefix, ": GPTQ tensors are ", q.rows, " x ", q.cols,
                  ", the config says ", out, " x ", in);
-    return std::make_unique<DequantizedGptqLinear>(q, bits);
+    // A checkpoint that says sym but stores other zeros still runs, as asymmetric.
+    bool all_mid = true;
+    for (float z : q.zeros) all_mid = all_mid && z == float(1 << (bits - 1));
+    return std::make_unique<quant::QuantizedLinear>(
+        quant::to_quant_tensor(q, bits, group_size, sym && all_mid), prefix);
   };
 }
 
