@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 
 namespace nibble::tokenizer {
@@ -22,8 +23,11 @@ void add_eos_ids(Tokenizer& tok, const nlohmann::json& value) {
 
 std::unique_ptr<Tokenizer> load_tokenizer(const io::ModelSource& source) {
   const std::string spm = join_path(source.directory, "tokenizer.model");
+  const std::string hf = join_path(source.directory, "tokenizer.json");
   std::unique_ptr<Tokenizer> tok;
-  if (file_exists(spm)) {
+  if (file_exists(hf)) {
+    tok = load_hf_tokenizer(hf, source.tokenizer_config);
+  } else if (file_exists(spm)) {
     SpecialTokenRules rules;
     rules.add_bos = config_flag(source.tokenizer_config, "add_bos_token", true);
     rules.add_eos = config_flag(source.tokenizer_config, "add_eos_token", false);
