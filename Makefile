@@ -11,7 +11,7 @@ NIBBLE     := $(BUILD)/nibble
 
 APT_PACKAGES := build-essential cmake ninja-build pkg-config git \
   libsentencepiece-dev sentencepiece libpcre2-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev \
-  libopenblas-dev liblapacke-dev libgtest-dev libgmock-dev libbenchmark-dev nodejs npm
+  libopenblas-dev liblapacke-dev libgtest-dev libgmock-dev libbenchmark-dev
 
 .PHONY: all deps build test test-asan demo bench clean
 
@@ -22,6 +22,7 @@ deps: .deps-apt tests/js/node_modules/.package-lock.json
 
 .deps-apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing: $$missing"; \
 	  SUDO=$$( [ $$(id -u) -eq 0 ] || echo sudo ); \
