@@ -30,8 +30,11 @@ deps: .deps-apt tests/js/node_modules/.package-lock.json
 	fi
 	@touch $@
 
+# npm install, not npm ci: npm ci rejects a lock file made on Linux because it
+# lacks node-llama-cpp's other-platform optional packages; install keeps the
+# locked versions all the same.
 tests/js/node_modules/.package-lock.json: tests/js/package.json tests/js/package-lock.json
-	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
+	cd tests/js && npm install --no-audit --no-fund --loglevel=error
 
 $(BUILD)/build.ninja: .deps-apt
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
