@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/error.h"
 #include "core/half.h"
 
 namespace nibble::quant {
@@ -32,7 +33,11 @@ GroupParams fit_group(const float* w, int64_t n, int bits, bool symmetric) {
   return fit_group_range(xmin, xmax, bits, symmetric);
 }
 
-GroupParams fit_group_clipped(const float* w, int64_t n, int bits, bool symmetric) {
+GroupParams fit_group_search(const float* w, int64_t n, int bits, bool symmetric, double norm,
+                             int grid, double max_shrink) {
+  NIBBLE_CHECK(norm > 0 && grid >= 1 && max_shrink >= 0 && max_shrink < 1,
+               "clipping search: norm ", norm, ", grid ", grid, ", max_shrink ", max_shrink,
+               " (need norm > 0, grid >= 1, 0 <= max_shrink < 1)");
   float xmin = 0, xmax = 0;
   for (int64_t i = 0; i < n; ++i) {
     xmin = std::min(xmin, w[i]);
@@ -41,17 +46,22 @@ GroupParams fit_group_clipped(const float* w, int64_t n, int bits, bool symmetri
   const int maxq = (1 << bits) - 1;
   GroupParams best = fit_group_range(xmin, xmax, bits, symmetric);
   double best_err = -1;
-  for (int i = 0; i < 80; ++i) {
-    const float p = 1.0f - float(i) / 100.0f;
+  const int steps = std::max(1, int(max_shrink * grid));
+  for (int i = 0; i < steps; ++i) {
+    const float p = 1.0f - float(i) / float(grid);
     const GroupParams g = fit_group_range(p * xmin, p * xmax, bits, symmetric);
     double err = 0;
     for (int64_t j = 0; j < n; ++j) {
       const float d = g.scale * (float(quantize_value(w[j], g, maxq)) - g.zero) - w[j];
-      err += std::pow(std::abs(double(d)), 2.4);
+      err += norm == 2.0 ? double(d) * double(d) : std::pow(std::abs(double(d)), norm);
     }
     if (best_err < 0 || err < best_err) best_err = err, best = g;
   }
   return best;
+}
+
+GroupParams fit_group_clipped(const float* w, int64_t n, int bits, bool symmetric) {
+  return fit_group_search(w, n, bits, symmetric, 2.4, 100, 0.8);
 }
 
 }  // namespace nibble::quant

@@ -20,6 +20,11 @@ GroupParams fit_group(const float* w, int64_t n, int bits, bool symmetric);
 // the range by 1%, 2%, ... down to 20% of it and keep the grid with the
 // smallest Σ|ŵ − w|^2.4 over the group.
 GroupParams fit_group_clipped(const float* w, int64_t n, int bits, bool symmetric);
+// The general clipping search: shrink the range in steps of 1/grid down to
+// (1 - max_shrink) of it, keep the grid with the smallest sum of abs(error)^norm.
+GroupParams fit_group_search(const float* w, int64_t n, int bits, bool symmetric, double norm,
+                             int grid, double max_shrink);
+
 GroupParams fit_group_range(float xmin, float xmax, int bits, bool symmetric);
 
 inline int quantize_value(float w, const GroupParams& p, int maxq) {

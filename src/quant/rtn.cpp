@@ -8,33 +8,6 @@
 
 namespace nibble::quant {
 
-GroupParams fit_group_search(const float* w, int64_t n, int bits, bool symmetric, double norm,
-                             int grid, double max_shrink) {
-  NIBBLE_CHECK(norm > 0 && grid >= 1 && max_shrink >= 0 && max_shrink < 1,
-               "clipping search: norm ", norm, ", grid ", grid, ", max_shrink ", max_shrink,
-               " (need norm > 0, grid >= 1, 0 <= max_shrink < 1)");
-  float xmin = 0, xmax = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    xmin = std::min(xmin, w[i]);
-    xmax = std::max(xmax, w[i]);
-  }
-  const int maxq = (1 << bits) - 1;
-  GroupParams best = fit_group_range(xmin, xmax, bits, symmetric);
-  double best_err = -1;
-  const int steps = std::max(1, int(max_shrink * grid));
-  for (int i = 0; i < steps; ++i) {
-    const float p = 1.0f - float(i) / float(grid);
-    const GroupParams g = fit_group_range(p * xmin, p * xmax, bits, symmetric);
-    double err = 0;
-    for (int64_t j = 0; j < n; ++j) {
-      const float d = g.scale * (float(quantize_value(w[j], g, maxq)) - g.zero) - w[j];
-      err += norm == 2.0 ? double(d) * double(d) : std::pow(std::abs(double(d)), norm);
-    }
-    if (best_err < 0 || err < best_err) best_err = err, best = g;
-  }
-  return best;
-}
-
 GptqOutput rtn_quantize(const float* W, int64_t rows, int64_t cols, const RtnOptions& o) {
   NIBBLE_CHECK(o.bits >= 2 && o.bits <= 8, "bits must be 2..8, got ", o.bits);
   NIBBLE_CHECK(rows >= 0 && cols >= 1, "RTN: shape ", rows, " x ", cols, " is empty");

@@ -33,9 +33,6 @@ struct RtnOptions {
   double clip_max_shrink = 0.8;  // try shrinking by up to this fraction
 };
 
-// The clipping search for one group of n weights (see top).
-GroupParams fit_group_search(const float* w, int64_t n, int bits, bool symmetric, double norm,
-                             int grid, double max_shrink);
 
 // W: rows x cols row-major f32. The result uses the same layout as GPTQ's.
 GptqOutput rtn_quantize(const float* W, int64_t rows, int64_t cols, const RtnOptions& options);
