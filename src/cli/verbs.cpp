@@ -8,6 +8,7 @@ void add_inspect(CLI::App& app);
 void add_synth(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_quantize(CLI::App& app);
+void add_serve(CLI::App& app);
 
 void register_verbs(CLI::App& app) {
   add_generate(app);
@@ -16,6 +17,7 @@ void register_verbs(CLI::App& app) {
   add_quantize(app);
   add_inspect(app);
   add_synth(app);
+  add_serve(app);
 }
 
 }  // namespace nibble::cli

@@ -1,0 +1,81 @@
+// The packed layout of GgufPackedMatrix (kernels/gguf_matmul.h), shared by
+// the packer, the scalar reference and the per-ISA kernels.
+//
+// A panel is 16 weight rows (rows past the end are zero). Codes are stored
+// so that one 64-byte vector holds 4 consecutive codes of each of the 16
+// rows: byte 4 r + i of a vector is row r's code for element 4 v + i of its
+// 32-element group, v = the vector's index. Where codes are 4 bits, one
+// 64-byte "chunk" k < 4 carries two such vectors: low nibbles v = 2k
+// (elements 8k .. 8k+3), high nibbles v = 2k + 1 (elements 8k+4 .. 8k+7).
+//
+// Q4_0 panel  [nb x 256: 4-bit chunks of block b][nb x 16 f16 d][pad to 64]
+// Q8_0 panel  [nb x 512: 8 vectors of (code ^ 0x80), i.e. code + 128 as u8]
+//             [nb x 16 f16 d][pad to 64]
+// Q4_K tile (one 256-value super-block of 16 rows; a panel is nsb tiles)
+//   +0     2048  4-bit chunks, sub-block j (32 values) at 256 j
+//   +2048   128  scale codes sc[j][r]
+//   +2176   128  min codes in pairs m[p][r][2] = (m of sub-block 2p, 2p+1)
+//   +2304    32  f16 d[r]      +2336  32  f16 dmin[r]          = 2368
+// Q5_K tile: as Q4_K with the fifth bits after the chunks:
+//   +2048   512  per sub-block j (64 bytes), per chunk k (16 bytes): u64
+//                bit masks, low-nibble vector then high-nibble vector;
+//                bit 4 r + i = bit 4 of the code in byte 4 r + i
+//   +2560 sc, +2688 min pairs, +2816 d, +2848 dmin                = 2880
+// Q6_K tile:
+//   +0     2048  low 4 bits as 4-bit chunks, 32-value group G at 256 G
+//   +2048  1024  high 2 bits, group G at 128 G: two 64-byte vectors h;
+//                byte 4 r + i holds in bits 2f, 2f+1 the high bits of
+//                vector v = 4 h + f's code in byte 4 r + i
+//   +3072   256  int8 scales in pairs s[G][r][2] = (sub-block 2G, 2G+1)
+//   +3328    64  f32 d[r]                                          = 3392
+// Codes are GGUF's: Q4_0 0..15 (value q - 8), Q8_0 -128..127, Q4_K 0..15,
+// Q5_K 0..31, Q6_K 0..63 (value q - 32).
+//
+// Only <cstdint> and internal-linkage helpers, so the per-ISA files may
+// include it (cmake/isa_flags.cmake).
+#pragma once
+
+#include <cstdint>
+
+namespace nibble::kernels::gguf_packed {
+
+constexpr int kRows = 16;
+
+constexpr int64_t kQ4_0Qs = 256, kQ8_0Qs = 512;  // code bytes per block per panel
+
+constexpr int64_t kQ4K_Sc = 2048, kQ4K_Min = 2176, kQ4K_D = 2304, kQ4K_Dmin = 2336,
+                  kQ4K_Tile = 2368;
+constexpr int64_t kQ5K_Qh = 2048, kQ5K_Sc = 2560, kQ5K_Min = 2688, kQ5K_D = 2816,
+                  kQ5K_Dmin = 2848, kQ5K_Tile = 2880;
+constexpr int64_t kQ6K_Qh = 2048, kQ6K_Sc = 3072, kQ6K_D = 3328, kQ6K_Tile = 3392;
+
+static_assert(kQ4K_Tile % 64 == 0 && kQ5K_Tile % 64 == 0 && kQ6K_Tile % 64 == 0);
+
+// Byte of row r's 4-bit code for element e (< 32) of a chunked group, and
+// whether it sits in the high nibble.
+static inline int nibble_byte(int r, int e) { return 64 * (e / 8) + 4 * r + e % 4; }
+static inline bool nibble_high(int e) { return e % 8 >= 4; }
+
+static inline int get_nibble(const uint8_t* group, int r, int e) {
+  const uint8_t b = group[nibble_byte(r, e)];
+  return nibble_high(e) ? b >> 4 : b & 0xF;
+}
+static inline void set_nibble(uint8_t* group, int r, int e, int q) {
+  uint8_t& b = group[nibble_byte(r, e)];
+  b = nibble_high(e) ? uint8_t((b & 0x0F) | (q << 4)) : uint8_t((b & 0xF0) | (q & 0xF));
+}
+
+// Q8_0: byte of row r's code for element e (< 32).
+static inline int byte_q8(int r, int e) { return 64 * (e / 4) + 4 * r + e % 4; }
+
+// Q5_K fifth bit of row r's element e (< 32) in a sub-block's 64 mask bytes.
+static inline int q5_mask_bit(int r, int e) {  // bit index within the 64 bytes
+  return 8 * (16 * (e / 8) + 8 * (nibble_high(e) ? 1 : 0)) + 4 * r + e % 4;
+}
+
+// Q6_K high 2 bits of row r's element e (< 32) in a group's 128 bytes:
+// byte index and shift.
+static inline int q6_high_byte(int r, int e) { return 64 * ((e / 4) / 4) + 4 * r + e % 4; }
+static inline int q6_high_shift(int e) { return 2 * ((e / 4) % 4); }
+
+}  // namespace nibble::kernels::gguf_packed
