@@ -27,6 +27,12 @@ namespace {
 constexpr int kPrefetchBytes = 16384;
 constexpr int kTokens = 8;
 constexpr int64_t kTokenChunk = 64;
+// Independent vpdpbusd accumulators per token: the 8 chunks of a block
+// would otherwise form one dependency chain (5-cycle latency each), which
+// caps decode well below memory bandwidth; with 4+ tokens the tokens' own
+// chains already overlap.
+template <int T>
+constexpr int kChains = T == 1 ? 4 : T == 2 ? 2 : 1;
 
 inline int32_t load_i32(const int8_t* p) {
   int32_t v;
@@ -102,15 +108,21 @@ void tile(const QuantMatrixView& W, int64_t rb, const QuantActivationsView& X, i
       if (prefetch)
         for (int v = 0; v < Bits; ++v)
           _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes + 64 * v, _MM_HINT_T1);
-      __m512i iacc[T];
-      for (int t = 0; t < T; ++t) iacc[t] = _mm512_setzero_si512();
+      __m512i iacc[T][kChains<T>];
+      for (int t = 0; t < T; ++t)
+        for (int c = 0; c < kChains<T>; ++c) iacc[t][c] = _mm512_setzero_si512();
       const int8_t* xb = xq + b * kQColBlock;
       for_each_chunk<Bits>(p, [&](int k, __m512i w) {
-        for (int t = 0; t < T; ++t)
-          iacc[t] = _mm512_dpbusd_epi32(iacc[t], w, _mm512_set1_epi32(load_i32(xb + t * kq + 4 * k)));
+        for (int t = 0; t < T; ++t) {
+          __m512i& acc = iacc[t][k % kChains<T>];
+          acc = _mm512_dpbusd_epi32(acc, w, _mm512_set1_epi32(load_i32(xb + t * kq + 4 * k)));
+        }
       });
-      for (int t = 0; t < T; ++t)
-        facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[t]), _mm512_set1_ps(xs[t * kb + b]), facc[t]);
+      for (int t = 0; t < T; ++t) {
+        __m512i sum = iacc[t][0];
+        for (int c = 1; c < kChains<T>; ++c) sum = _mm512_add_epi32(sum, iacc[t][c]);
+        facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_set1_ps(xs[t * kb + b]), facc[t]);
+      }
     }
     const __m512 s = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(header)));
     const __m512 z =
