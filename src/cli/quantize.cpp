@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/verbs.h"
+#include "core/dtype.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/parallel.h"
@@ -21,7 +22,7 @@ namespace {
 
 struct QuantizeOptions {
   std::string model, out, method = "gptq", calib;
-  int bits = 4, group_size = 128, nsamples = 128, seqlen = 2048, threads = 0;
+  int bits = 4, group_size = 128, nsamples = 128, seqlen = 2048, threads = 0, lm_head_bits = 0;
   bool sym = false, act_order = false, static_groups = false, resume = false;
   int clip = -1;  // -1: the method's default (on for GPTQ, off for RTN)
   double damp = 0.01;
@@ -37,6 +38,24 @@ double linear_bits(int64_t rows, int64_t cols, int groups, int bits) {
   return double(bits) * rows * cols + (16.0 + bits) * rows * groups + 32.0 * cols;
 }
 
+// lm_head (or the tied embedding it reads) by round-to-nearest: its input is
+// the final norm's output, which the layer pipeline does not calibrate.
+void quantize_lm_head(const io::ModelSource& src, const QuantizeOptions& o,
+                      formats::GptqCheckpointWriter& writer) {
+  const io::ModelConfig& c = src.config;
+  const std::string name =
+      src.weights->has("lm_head.weight") ? "lm_head.weight" : "model.embed_tokens.weight";
+  const TensorView& w = src.weights->get(name);
+  NIBBLE_CHECK(formats::gptq_exportable(c.hidden_size, c.vocab_size), name, ": ", c.vocab_size, " x ",
+               c.hidden_size, " cannot be packed in GPTQ layout (dimensions must be multiples of 32)");
+  std::vector<float> W(static_cast<size_t>(c.vocab_size * c.hidden_size));
+  convert_to_f32(w.dtype, w.data, W.data(), W.size());
+  const auto t0 = std::chrono::steady_clock::now();
+  writer.write_lm_head(quant::rtn_quantize(W.data(), c.vocab_size, c.hidden_size,
+                                           {o.lm_head_bits, o.group_size, o.sym, false}));
+  std::printf("  %-36s rtn %d-bit %6.2f s\n", "lm_head", o.lm_head_bits, seconds_since(t0));
+}
+
 void run(const QuantizeOptions& o) {
   set_num_threads(o.threads);
   NIBBLE_CHECK(o.method == "rtn" || o.method == "gptq", "--method must be rtn or gptq, got '",
@@ -47,6 +66,8 @@ void run(const QuantizeOptions& o) {
                    o.group_size == 128 || o.group_size == 256,
                "--group-size must be 32, 64, 128, 256 or -1 (per channel), got ", o.group_size);
   NIBBLE_CHECK(o.damp > 0 && o.damp < 1, "--damp must be in (0, 1), got ", o.damp);
+  NIBBLE_CHECK(o.lm_head_bits == 0 || o.lm_head_bits == 4 || o.lm_head_bits == 8,
+               "--lm-head-bits must be 4 or 8 (or 0: keep lm_head dense), got ", o.lm_head_bits);
   const bool clip = o.clip < 0 ? o.method == "gptq" : o.clip == 1;
   const auto start = std::chrono::steady_clock::now();
   const io::ModelSource src = io::open_model(o.model);
@@ -77,6 +98,7 @@ void run(const QuantizeOptions& o) {
   ec.static_groups = o.static_groups;
   ec.damp = o.damp;
   ec.method = o.method;
+  ec.lm_head_bits = o.lm_head_bits;
   ec.extra = {{"method", o.method}, {"calibration", calib.description}, {"seed", o.seed},
               {"clip_search", clip}};
   formats::GptqCheckpointWriter writer(src, o.out, ec, o.resume);
@@ -126,6 +148,7 @@ void run(const QuantizeOptions& o) {
         progress.update(layer.layer + 1);
       });
   progress.finish();
+  if (o.lm_head_bits != 0 && !writer.has_lm_head()) quantize_lm_head(src, o, writer);
   // Bits per weight of the quantized linears, counted from the shapes.
   for (int l = 0; l < c.num_layers; ++l)
     for (const auto& [name, q] : writer.read_layer(l).linears) {
@@ -162,6 +185,8 @@ void add_quantize(CLI::App& app) {
       "search a clipped range per group, minimizing its weight error (default for gptq)");
   verb->add_flag_function("--no-clip", [o](int64_t) { o->clip = 0; },
                           "fit each group to its full range (default for rtn)");
+  verb->add_option("--lm-head-bits", o->lm_head_bits,
+                   "also quantize lm_head (round-to-nearest) at 4 or 8 bits; default: keep it BF16");
   verb->add_option("--calib", o->calib, "calibration text or JSON lines (default: calibration.txt in the model directory)");
   verb->add_option("--nsamples", o->nsamples, "calibration windows")->check(CLI::Range(1, 100000));
   verb->add_option("--seqlen", o->seqlen, "tokens per window (clamped to the model's context)")

@@ -70,8 +70,12 @@ std::string GptqCheckpointWriter::partial_path(int layer) const {
   return join_path(partial_, name);
 }
 
+std::string GptqCheckpointWriter::lm_head_path() const {
+  return join_path(partial_, "lm_head.safetensors");
+}
+
 json GptqCheckpointWriter::quantization_config() const {
-  return {{"bits", config_.bits},
+  json qc = {{"bits", config_.bits},
           {"group_size", config_.group_size},
           {"damp_percent", config_.damp},
           {"desc_act", config_.desc_act},
@@ -82,23 +86,44 @@ json GptqCheckpointWriter::quantization_config() const {
           {"model_file_base_name", nullptr},
           {"quant_method", "gptq"},
           {"checkpoint_format", config_.symmetric ? "gptq" : "gptq_v2"},
-          {"lm_head", false},
+          {"lm_head", config_.lm_head_bits != 0},
           {"meta", {{"quantizer", {"nibble:0.1.0"}}, {"method", config_.method}}}};
+  if (config_.lm_head_bits != 0 && config_.lm_head_bits != config_.bits)
+    qc["dynamic"] = {{"+:lm_head", {{"bits", config_.lm_head_bits}}}};
+  return qc;
 }
+
+namespace {
+
+void add_gptq_tensors(io::SafetensorsWriter& w, const std::string& prefix, const quant::GptqOutput& q,
+                      int bits, ZeroFormat zf) {
+  GptqTensors t = encode_gptq(q, bits, zf);
+  w.add(prefix + ".qweight", DType::I32, {t.k / 32 * t.bits, t.n}, bytes_of(t.qweight));
+  w.add(prefix + ".qzeros", DType::I32, {t.groups, t.n / 32 * t.bits}, bytes_of(t.qzeros));
+  w.add(prefix + ".scales", DType::F16, {t.groups, t.n}, bytes_of(t.scales));
+  w.add(prefix + ".g_idx", DType::I32, {t.k}, bytes_of(t.g_idx));
+}
+
+}  // namespace
 
 void GptqCheckpointWriter::write_layer(const quant::LayerResult& layer) {
   io::SafetensorsWriter w;
   const ZeroFormat zf = config_.symmetric ? ZeroFormat::v1 : ZeroFormat::v2;
-  for (const auto& [prefix, q] : layer.linears) {
-    GptqTensors t = encode_gptq(q, config_.bits, zf);
-    w.add(prefix + ".qweight", DType::I32, {t.k / 32 * t.bits, t.n}, bytes_of(t.qweight));
-    w.add(prefix + ".qzeros", DType::I32, {t.groups, t.n / 32 * t.bits}, bytes_of(t.qzeros));
-    w.add(prefix + ".scales", DType::F16, {t.groups, t.n}, bytes_of(t.scales));
-    w.add(prefix + ".g_idx", DType::I32, {t.k}, bytes_of(t.g_idx));
-  }
+  for (const auto& [prefix, q] : layer.linears) add_gptq_tensors(w, prefix, q, config_.bits, zf);
   w.set_metadata("format", "pt");
   w.write(partial_path(layer.layer));
   layers_done_ = layer.layer + 1;
+}
+
+bool GptqCheckpointWriter::has_lm_head() const { return file_exists(lm_head_path()); }
+
+void GptqCheckpointWriter::write_lm_head(const quant::GptqOutput& lm_head) {
+  NIBBLE_CHECK(config_.lm_head_bits != 0, "write_lm_head: the export keeps lm_head dense");
+  io::SafetensorsWriter w;
+  add_gptq_tensors(w, "lm_head", lm_head, config_.lm_head_bits,
+                   config_.symmetric ? ZeroFormat::v1 : ZeroFormat::v2);
+  w.set_metadata("format", "pt");
+  w.write(lm_head_path());
 }
 
 quant::LayerResult GptqCheckpointWriter::read_layer(int layer) const {
@@ -121,14 +146,18 @@ quant::LayerResult GptqCheckpointWriter::read_layer(int layer) const {
 size_t GptqCheckpointWriter::finish(size_t max_shard_bytes) {
   NIBBLE_CHECK(layers_done_ == source_.config.num_layers, "only ", layers_done_, " of ",
                source_.config.num_layers, " layers are quantized");
+  NIBBLE_CHECK(config_.lm_head_bits == 0 || has_lm_head(), "lm_head is not quantized yet");
   io::SafetensorsWriter w;
   std::vector<std::unique_ptr<io::SafetensorsFile>> parts;
   auto copy_lazily = [&](const std::string& name, const TensorView& v) {
     w.add_lazy(name, v.dtype, v.shape,
                [v](uint8_t* dst) { std::memcpy(dst, v.data, v.nbytes); });
   };
-  for (int l = 0; l < layers_done_; ++l) {
-    parts.push_back(std::make_unique<io::SafetensorsFile>(partial_path(l)));
+  std::vector<std::string> part_paths;
+  for (int l = 0; l < layers_done_; ++l) part_paths.push_back(partial_path(l));
+  if (config_.lm_head_bits != 0) part_paths.push_back(lm_head_path());
+  for (const std::string& path : part_paths) {
+    parts.push_back(std::make_unique<io::SafetensorsFile>(path));
     for (const auto& [name, view] : parts.back()->tensors()) copy_lazily(name, view);
   }
   // Everything the layers did not replace keeps its name and dtype.
@@ -148,6 +177,8 @@ size_t GptqCheckpointWriter::finish(size_t max_shard_bytes) {
   write_text_file_atomically(join_path(out_, "quantize_config.json"), qc.dump(2));
   json config = source_.config.raw.is_object() ? source_.config.raw : json::object();
   config["quantization_config"] = qc;
+  // A quantized lm_head is its own tensor, no longer the embedding's twin.
+  if (config_.lm_head_bits != 0) config["tie_word_embeddings"] = false;
   config["quantization_config"]["nibble"] = config_.extra;
   write_text_file_atomically(join_path(out_, "config.json"), config.dump(2));
   parts.clear();

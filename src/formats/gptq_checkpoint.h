@@ -9,6 +9,9 @@
 //     with quantization_config: the directory only looks complete when it is.
 // Linears whose in/out features are not multiples of 32 cannot be packed and
 // are kept unquantized in the source dtype (reported in the log).
+// With lm_head_bits, lm_head is quantized too ("lm_head": true), at its own
+// bit width when that differs from the layers' — declared the way GPTQModel
+// and vLLM read per-module overrides: "dynamic": {"+:lm_head": {"bits": 8}}.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -27,6 +30,7 @@ struct GptqExportConfig {
   bool desc_act = false;
   bool static_groups = false;
   double damp = 0.01;
+  int lm_head_bits = 0;  // 0: lm_head stays dense; else quantized (RTN) at these bits
   std::string method = "gptq";        // what produced the codes: gptq, rtn, awq+gptq
   nlohmann::json extra = nlohmann::json::object();  // e.g. calibration description
 };
@@ -39,6 +43,9 @@ class GptqCheckpointWriter {
   int layers_done() const { return layers_done_; }
   void write_layer(const quant::LayerResult& layer);
   quant::LayerResult read_layer(int layer) const;  // a finished layer, for replay
+  // The quantized lm_head (config.lm_head_bits), written like a layer.
+  bool has_lm_head() const;
+  void write_lm_head(const quant::GptqOutput& lm_head);
   // Returns total bytes of the written weights.
   size_t finish(size_t max_shard_bytes = size_t(4) << 30);
 
@@ -46,6 +53,7 @@ class GptqCheckpointWriter {
 
  private:
   std::string partial_path(int layer) const;
+  std::string lm_head_path() const;
   const io::ModelSource& source_;
   std::string out_, partial_;
   GptqExportConfig config_;

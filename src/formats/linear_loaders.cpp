@@ -1,10 +1,55 @@
 #include "formats/linear_loaders.h"
 
+#include <regex>
+
 #include "core/error.h"
 #include "formats/gptq_codec.h"
 #include "quant/quantized_linear.h"
 
 namespace nibble::formats {
+
+namespace {
+
+// GPTQModel's per-module overrides, as vLLM reads them: quantization_config
+// "dynamic" maps a regex (matched from the start of the module name, like
+// Python's re.match) to {bits, group_size, sym} overrides; a "-:" prefix
+// marks modules left unquantized, "+:" (or none) modules with overrides.
+struct DynamicRule {
+  std::regex pattern;
+  bool quantized = true;
+  nlohmann::json overrides;
+};
+
+std::vector<DynamicRule> parse_dynamic(const nlohmann::json& qc, const std::string& where) {
+  std::vector<DynamicRule> rules;
+  if (!qc.contains("dynamic") || qc["dynamic"].is_null()) return rules;
+  NIBBLE_CHECK(qc["dynamic"].is_object(), where, ".dynamic must be an object of regex -> overrides");
+  for (const auto& [key, value] : qc["dynamic"].items()) {
+    DynamicRule r;
+    std::string pattern = key;
+    if (pattern.rfind("-:", 0) == 0 || pattern.rfind("+:", 0) == 0) {
+      r.quantized = pattern[0] == '+';
+      pattern = pattern.substr(2);
+    }
+    NIBBLE_CHECK(value.is_object(), where, ".dynamic[\"", key, "\"] must be an object");
+    try {
+      r.pattern = std::regex(pattern, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      fail(where, ".dynamic: '", key, "' is not a valid regex: ", e.what());
+    }
+    r.overrides = value;
+    rules.push_back(std::move(r));
+  }
+  return rules;
+}
+
+const DynamicRule* matching_rule(const std::vector<DynamicRule>& rules, const std::string& module) {
+  for (const DynamicRule& r : rules)
+    if (std::regex_search(module, r.pattern, std::regex_constants::match_continuous)) return &r;
+  return nullptr;
+}
+
+}  // namespace
 
 model::LinearLoader linear_loader_for(const io::ModelSource& source) {
   const nlohmann::json& raw = source.config.raw;
@@ -14,13 +59,14 @@ model::LinearLoader linear_loader_for(const io::ModelSource& source) {
   NIBBLE_CHECK(qc.is_object(), where, " is not an object");
   const std::string method = qc.value("quant_method", std::string("gptq"));
   NIBBLE_CHECK(method == "gptq", where, ": quant_method '", method, "' is not supported yet");
-  const int bits = qc.contains("bits") ? qc["bits"].get<int>() : qc.value("w_bit", 4);
+  const int default_bits = qc.contains("bits") ? qc["bits"].get<int>() : qc.value("w_bit", 4);
   const std::string fmt = qc.value("checkpoint_format", std::string("gptq"));
   NIBBLE_CHECK(fmt == "gptq" || fmt == "gptq_v2", where, ": checkpoint_format '", fmt,
                "' is not supported (gptq, gptq_v2)");
   const ZeroFormat zeros = fmt == "gptq_v2" ? ZeroFormat::v2 : ZeroFormat::v1;
-  const int group_size = qc.contains("group_size") ? qc["group_size"].get<int>() : qc.value("q_group_size", 128);
-  const bool sym = qc.value("sym", true);
+  const int default_group_size =
+      qc.contains("group_size") ? qc["group_size"].get<int>() : qc.value("q_group_size", 128);
+  const bool default_sym = qc.value("sym", true);
   // Writers known to mask v1 zero fields (so all-ones means z = 0).
   bool masked_v1 = false;
   if (qc.contains("meta") && qc["meta"].contains("quantizer"))
@@ -28,9 +74,19 @@ model::LinearLoader linear_loader_for(const io::ModelSource& source) {
       if (q.is_string() && (q.get<std::string>().rfind("nibble", 0) == 0 ||
                             q.get<std::string>().rfind("gptqmodel", 0) == 0))
         masked_v1 = true;
+  const std::vector<DynamicRule> dynamic = parse_dynamic(qc, where);
   return [=](const io::WeightStore& store, const std::string& prefix, int64_t in,
              int64_t out) -> std::unique_ptr<model::Linear> {
     if (!store.has(prefix + ".qweight")) return model::load_dense_linear(store, prefix, in, out);
+    int bits = default_bits, group_size = default_group_size;
+    bool sym = default_sym;
+    if (const DynamicRule* rule = matching_rule(dynamic, prefix)) {
+      NIBBLE_CHECK(rule->quantized, prefix, ": has GPTQ tensors but ", where,
+                   ".dynamic marks it unquantized");
+      bits = rule->overrides.value("bits", bits);
+      group_size = rule->overrides.value("group_size", group_size);
+      sym = rule->overrides.value("sym", sym);
+    }
     const TensorView* g_idx = store.has(prefix + ".g_idx") ? &store.get(prefix + ".g_idx") : nullptr;
     quant::GptqOutput q = decode_gptq(prefix, store.get(prefix + ".qweight"), store.get(prefix + ".qzeros"),
                                       store.get(prefix + ".scales"), g_idx, bits, zeros, masked_v1);

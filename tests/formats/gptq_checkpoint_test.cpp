@@ -32,12 +32,14 @@ std::vector<float> f32_of(const TensorView& t) {
   return v;
 }
 
-void check_checkpoint(int bits, bool sym) {
+// lm_head_bits: 0 keeps lm_head dense, else `--lm-head-bits`.
+void check_checkpoint(int bits, bool sym, int lm_head_bits = 0) {
   const std::string out = test::temp_dir("gptq-ckpt") + "/q";
   std::string log;
   ASSERT_EQ(test::run_command(test::cli_path() + " quantize -m " + test::bundled_model() +
                                   " --method rtn --bits " + std::to_string(bits) +
-                                  " --group-size 128 -o " + out + (sym ? " --sym" : ""),
+                                  " --group-size 128 -o " + out + (sym ? " --sym" : "") +
+                                  " --lm-head-bits " + std::to_string(lm_head_bits),
                               &log),
             0)
       << log;
@@ -57,14 +59,22 @@ void check_checkpoint(int bits, bool sym) {
   io::SafetensorsFile q(out + "/model.safetensors");
   io::SafetensorsFile original(test::bundled_model() + "/model.safetensors");
   EXPECT_TRUE(q.has("model.embed_tokens.weight"));
-  EXPECT_TRUE(q.has("lm_head.weight"));
+  EXPECT_EQ(q.has("lm_head.weight"), lm_head_bits == 0);
+  EXPECT_EQ(qc["lm_head"], lm_head_bits != 0);
+  if (lm_head_bits != 0 && lm_head_bits != bits) {
+    // vLLM's and GPTQModel's per-module override.
+    EXPECT_EQ(qc["dynamic"], json::parse(R"({"+:lm_head": {"bits": )" + std::to_string(lm_head_bits) + "}}"));
+    EXPECT_EQ(config["tie_word_embeddings"], false);
+  }
   EXPECT_FALSE(q.has("model.layers.0.mlp.up_proj.weight"));
   const bool v1 = qc["checkpoint_format"] == "gptq";
+  const int outer_bits = bits;
   int linears = 0;
   for (const auto& [name, qweight] : q.tensors()) {
     if (name.find(".qweight") == std::string::npos) continue;
     ++linears;
     const std::string p = name.substr(0, name.size() - 8);
+    const int bits = p == "lm_head" ? lm_head_bits : outer_bits;
     const TensorView& qzeros = q.tensor(p + ".qzeros");
     const TensorView& scales = q.tensor(p + ".scales");
     const TensorView& g_idx = q.tensor(p + ".g_idx");
@@ -100,12 +110,22 @@ void check_checkpoint(int bits, bool sym) {
       }
     }
   }
-  EXPECT_EQ(linears, 28);
+  EXPECT_EQ(linears, lm_head_bits == 0 ? 28 : 29);
+  // The model runs with the per-module bits.
+  ASSERT_EQ(test::run_command(test::cli_path() + " bench -m " + out +
+                                  " --prompt-tokens 4 --decode-tokens 2 --repeats 1",
+                              &log),
+            0)
+      << log;
+  const std::string lm_head_format =
+      lm_head_bits == 0 ? "bf16" : "w" + std::to_string(lm_head_bits) + "g128";
+  EXPECT_NE(log.find("lm_head: " + lm_head_format + ")"), std::string::npos) << log;
 }
 
 TEST(GptqCheckpoint, IndependentDecoderRecoversAsymmetric4Bit) { check_checkpoint(4, false); }
 TEST(GptqCheckpoint, IndependentDecoderRecoversSymmetric4Bit) { check_checkpoint(4, true); }
 TEST(GptqCheckpoint, IndependentDecoderRecovers3BitPacking) { check_checkpoint(3, false); }
+TEST(GptqCheckpoint, LmHeadQuantizedAt8BitsBesideA4BitBody) { check_checkpoint(4, false, 8); }
 
 TEST(GptqCheckpoint, RefusesToOverwriteOrResumeBlindly) {
   const std::string out = test::temp_dir("gptq-ckpt") + "/q";
