@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "kernels/attention.h"
 
 namespace nibble::model {
 
@@ -150,20 +151,12 @@ void LlamaModel::attention(const Layer& layer, int l, const std::vector<BatchTok
       const BatchToken& b = batch[t];
       const float* q = &s_.q[t * qd + int64_t(head) * hd];
       scores.resize(size_t(b.pos) + 1);
-      for (int p = 0; p <= b.pos; ++p) {
-        const float* k = cache.key(l, b.slot, p) + int64_t(kv_head) * hd;
-        float dot = 0;
-        for (int d = 0; d < hd; ++d) dot += q[d] * k[d];
-        scores[p] = dot * scale;
-      }
+      const float* keys = cache.key(l, b.slot, 0) + int64_t(kv_head) * hd;
+      const float* values = cache.value(l, b.slot, 0) + int64_t(kv_head) * hd;
+      kernels::attention_scores(q, keys, kvd, b.pos + 1, hd, scale, scores.data());
       softmax(scores.data(), b.pos + 1);
-      float* out = &s_.att[t * qd + int64_t(head) * hd];
-      std::fill_n(out, hd, 0.0f);
-      for (int p = 0; p <= b.pos; ++p) {
-        const float* v = cache.value(l, b.slot, p) + int64_t(kv_head) * hd;
-        const float w = scores[p];
-        for (int d = 0; d < hd; ++d) out[d] += w * v[d];
-      }
+      kernels::attention_mix(scores.data(), values, kvd, b.pos + 1, hd,
+                             &s_.att[t * qd + int64_t(head) * hd]);
     }
   });
   layer.o->forward(s_.att.data(), n, s_.proj.data());
