@@ -109,9 +109,12 @@ void add_serve(CLI::App& app) {
     });
     std::fprintf(
         stderr,
-        "serve: %s as \"%s\" on http://%s:%d/v1 | batch %d x ctx %d | %d threads | %s | loaded in %.2f s\n",
+        "serve: %s as \"%s\" on http://%s:%d/v1 | batch %d x ctx %d | %d threads | %s | %s | "
+        "loaded in %.2f s\n",
         o->run.model.c_str(), so.served_model_name.c_str(), so.host.c_str(), port, sched.max_batch,
         sched.context, num_threads(), so.api_keys.empty() ? "no API key" : "API key required",
+        prompts.has_template() ? "the model's chat template"
+                               : "no chat_template in the model: chat uses ChatML",
         m.load_seconds);
     std::fflush(stderr);
     server.run();
