@@ -32,6 +32,17 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   ::close(fd);
 }
 
+void MappedFile::release(const void* p, size_t n) const {
+  const auto* begin = static_cast<const uint8_t*>(p);
+  NIBBLE_CHECK(data_ && begin >= data_ && begin + n <= data_ + size_, path_,
+               ": release of a range outside the mapping");
+  const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+  const uintptr_t lo = uintptr_t(begin) & ~(page - 1);
+  const uintptr_t hi = (uintptr_t(begin + n) + page - 1) & ~(page - 1);  // inside the last mapped page
+  // Advice only: a failure leaves the pages resident, which is harmless.
+  ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }

@@ -19,6 +19,12 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
+  // Drops the pages of [p, p + n) (whole pages around it) from this
+  // process's resident set; the data stays readable and comes back from the
+  // page cache or the file on the next touch. Streaming a model layer by
+  // layer would otherwise keep every layer it read counted in its RSS.
+  void release(const void* p, size_t n) const;
+
  private:
   std::string path_;
   const uint8_t* data_ = nullptr;

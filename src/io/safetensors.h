@@ -24,6 +24,8 @@ class SafetensorsFile {
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   bool has(const std::string& name) const { return tensors_.count(name) != 0; }
   const TensorView& tensor(const std::string& name) const;
+  // Drops a tensor's pages from the resident set (MappedFile::release).
+  void release_view(const TensorView& view) const { file_->release(view.data, view.nbytes); }
 
  private:
   std::unique_ptr<MappedFile> file_;

@@ -14,6 +14,7 @@ void WeightStore::add_file(std::shared_ptr<SafetensorsFile> file) {
                  origins_[name]);
     views_[name] = view;
     origins_[name] = file->path();
+    mapped_from_[name] = file.get();
   }
   files_.push_back(std::move(file));
 }
@@ -45,6 +46,11 @@ std::vector<std::string> WeightStore::names() const {
 std::string WeightStore::origin(const std::string& name) const {
   auto it = origins_.find(name);
   return it == origins_.end() ? "" : it->second;
+}
+
+void WeightStore::release(const std::string& name) const {
+  auto it = mapped_from_.find(name);
+  if (it != mapped_from_.end()) it->second->release_view(get(name));
 }
 
 size_t WeightStore::total_bytes() const {

@@ -26,12 +26,16 @@ class WeightStore {
   // The file a tensor came from ("" for owned buffers), for error messages.
   std::string origin(const std::string& name) const;
   size_t total_bytes() const;
+  // Drops a mapped tensor's pages from the resident set once a streaming
+  // reader (the quantizer) is done with it; no-op for owned buffers.
+  void release(const std::string& name) const;
 
  private:
   std::vector<std::shared_ptr<SafetensorsFile>> files_;
   std::vector<std::unique_ptr<std::vector<uint8_t>>> owned_;
   std::map<std::string, TensorView> views_;
   std::map<std::string, std::string> origins_;
+  std::map<std::string, const SafetensorsFile*> mapped_from_;
 };
 
 // Opens model.safetensors, or the shards listed by model.safetensors.index.json.

@@ -30,6 +30,7 @@ CalibrationLayer::CalibrationLayer(const io::ModelConfig& c, const io::WeightSto
     NIBBLE_CHECK(w.shape.size() == 2 && w.dim(0) == out_features(name) && w.dim(1) == in_features(name),
                  p, name, ".weight: shape ", w.shape_string(), " does not match the config");
     weights_[name] = to_f32(w);
+    store.release(p + name + ".weight");  // the f32 copy is all the pipeline uses
   }
   if (c.attention_bias)
     for (const char* name : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"})

@@ -90,6 +90,7 @@ void run_layer_pipeline(const io::ModelSource& source,
         convert_to_f32(emb.dtype, static_cast<const uint8_t*>(emb.data) + id * row_bytes,
                        &x[s][t * h], size_t(h));
       }
+    source.weights->release("model.embed_tokens.weight");
   }
   std::vector<std::vector<float>> att(n);
   // Parallelism comes from splitting the sequences over threads; BLAS runs
