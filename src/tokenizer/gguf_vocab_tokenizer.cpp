@@ -92,6 +92,7 @@ std::string GgufVocabTokenizer::decode(const std::vector<int>& ids, bool keep_sp
       case GgufTokenType::Unused:
         append_normal_text(piece, out);
         if (first && vocab_.add_space_prefix && out.size() > before && out[before] == ' ') out.erase(before, 1);
+        first = false;
         break;
     }
     if (out.size() > before) first = false;
