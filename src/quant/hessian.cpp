@@ -32,4 +32,10 @@ std::vector<float> HessianAccumulator::hessian() const {
   return h;
 }
 
+std::vector<float> HessianAccumulator::sum_of_squares() const {
+  std::vector<float> d(static_cast<size_t>(cols_));
+  for (int64_t i = 0; i < cols_; ++i) d[i] = sum_[i * cols_ + i];
+  return d;
+}
+
 }  // namespace nibble::quant

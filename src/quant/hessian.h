@@ -18,6 +18,8 @@ class HessianAccumulator {
   int64_t sequences() const { return sequences_; }
   // The full symmetric H (cols x cols, row-major).
   std::vector<float> hessian() const;
+  // Σ x_i² over every token for each column i: the unscaled diagonal of H.
+  std::vector<float> sum_of_squares() const;
 
  private:
   int64_t cols_;

@@ -164,6 +164,7 @@ void run_layer_pipeline(const io::ModelSource& source,
         std::vector<float>& W = layer.weight(name);
         const int64_t rows = layer.out_features(name), cols = layer.in_features(name);
         GptqOutput q = method(prefix + name, W, rows, cols, hessian.get());
+        if (q.codes.empty()) continue;  // a method that only observes (nibble imatrix): W stays float
         std::vector<float> What = dequantize(q);
         LinearReport report;
         report.name = prefix + name;

@@ -19,7 +19,8 @@ namespace nibble::quant {
 
 // Quantizes one linear: W (f32 [out, in]) and the Hessian of its inputs
 // (null for methods without calibration). Returns the codes and grid; the
-// pipeline writes the dequantized weights back for the later stages.
+// pipeline writes the dequantized weights back for the later stages. A method
+// that returns no codes only observes: the linear keeps its float weights.
 using LinearMethod = std::function<GptqOutput(const std::string& name, const std::vector<float>& W,
                                               int64_t rows, int64_t cols,
                                               const HessianAccumulator* hessian)>;
