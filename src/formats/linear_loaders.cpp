@@ -1,12 +1,14 @@
 #include "formats/linear_loaders.h"
 
 #include "core/error.h"
+#include "formats/gguf_linear_loader.h"
 #include "formats/gptq_codec.h"
 #include "quant/quantized_linear.h"
 
 namespace nibble::formats {
 
 model::LinearLoader linear_loader_for(const io::ModelSource& source) {
+  if (source.format == "gguf") return gguf_linear_loader(source);
   const nlohmann::json& raw = source.config.raw;
   if (!raw.is_object() || !raw.contains("quantization_config")) return model::load_dense_linear;
   const nlohmann::json& qc = raw["quantization_config"];
