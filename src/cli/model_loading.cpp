@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "formats/gguf_linear_loader.h"
 #include "formats/linear_loaders.h"
 #include "tokenizer/load_tokenizer.h"
 
@@ -13,6 +14,7 @@ LoadedModel load_model(const std::string& path, bool with_tokenizer) {
   const auto start = std::chrono::steady_clock::now();
   LoadedModel m;
   m.source = io::open_model(path);
+  formats::dequantize_gguf_embedding(m.source);
   m.model = std::make_unique<model::LlamaModel>(m.source.config, m.source.weights,
                                                 formats::linear_loader_for(m.source));
   if (with_tokenizer) {
@@ -26,7 +28,7 @@ LoadedModel load_model(const std::string& path, bool with_tokenizer) {
 }
 
 void add_run_options(CLI::App& verb, RunOptions& o) {
-  verb.add_option("-m,--model", o.model, "model directory (Hugging Face) or llama2.c .bin file")
+  verb.add_option("-m,--model", o.model, "model directory (Hugging Face), .gguf file or llama2.c .bin file")
       ->required();
   verb.add_option("-t,--threads", o.threads, "threads (default: all cores)")
       ->check(CLI::Range(0, 1024));

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "cli/quantize_gguf.h"
 #include "cli/verbs.h"
 #include "core/dtype.h"
 #include "core/error.h"
@@ -21,7 +22,7 @@ namespace nibble::cli {
 namespace {
 
 struct QuantizeOptions {
-  std::string model, out, method = "gptq", calib;
+  std::string model, out, method = "gptq", calib, format = "gptq", gguf_type = "Q4_K_M";
   int bits = 4, group_size = 128, nsamples = 128, seqlen = 2048, threads = 0, lm_head_bits = 0;
   bool sym = false, act_order = false, static_groups = false, resume = false;
   int clip = -1;  // -1: the method's default (on for GPTQ, off for RTN)
@@ -170,10 +171,14 @@ void run(const QuantizeOptions& o) {
 
 void add_quantize(CLI::App& app) {
   auto o = std::make_shared<QuantizeOptions>();
+  CLI::Option* method = nullptr;
   CLI::App* verb = app.add_subcommand("quantize", "quantize a Hugging Face checkpoint (RTN, GPTQ)");
   verb->add_option("-m,--model", o->model, "Hugging Face model directory")->required();
-  verb->add_option("-o,--output", o->out, "output directory")->required();
-  verb->add_option("--method", o->method, "rtn or gptq");
+  verb->add_option("-o,--output", o->out, "output directory (--format gguf: output .gguf file)")->required();
+  method = verb->add_option("--method", o->method, "rtn or gptq (--format gguf: gptq, or leave out)");
+  verb->add_option("--format", o->format, "gptq (a GPTQ checkpoint directory) or gguf (one llama.cpp file)");
+  verb->add_option("--type", o->gguf_type, "--format gguf: F16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, "
+                   "Q3_K_S/M/L, Q4_K_S/M, Q5_K_S/M, Q6_K (default Q4_K_M)");
   verb->add_option("--bits", o->bits, "bits per weight: 2, 3, 4 or 8");
   verb->add_option("--group-size", o->group_size, "weights per scale: 32, 64, 128, 256 or -1 (per channel)");
   verb->add_flag("--sym", o->sym, "symmetric grid (zero fixed at 2^(bits-1); vLLM's Marlin fast path)");
@@ -194,7 +199,15 @@ void add_quantize(CLI::App& app) {
   verb->add_option("--seed", o->seed, "seed for the calibration windows");
   verb->add_flag("--resume", o->resume, "continue an interrupted quantization in the same -o");
   verb->add_option("-t,--threads", o->threads, "threads (default: all cores)");
-  verb->callback([o] { run(*o); });
+  verb->callback([o, method] {
+    if (o->format != "gguf") {
+      NIBBLE_CHECK(o->format == "gptq", "--format must be gptq or gguf, got '", o->format, "'");
+      return run(*o);
+    }
+    set_num_threads(o->threads);
+    quantize_to_gguf({o->model, o->out, o->gguf_type, method->count() ? o->method : "llama.cpp", o->calib,
+                      o->nsamples, o->seqlen, o->seed, o->damp, o->clip != 0});
+  });
 }
 
 }  // namespace nibble::cli

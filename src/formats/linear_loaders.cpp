@@ -3,6 +3,7 @@
 #include <regex>
 
 #include "core/error.h"
+#include "formats/gguf_linear_loader.h"
 #include "formats/gptq_codec.h"
 #include "quant/quantized_linear.h"
 
@@ -52,6 +53,7 @@ const DynamicRule* matching_rule(const std::vector<DynamicRule>& rules, const st
 }  // namespace
 
 model::LinearLoader linear_loader_for(const io::ModelSource& source) {
+  if (source.format == "gguf") return gguf_linear_loader(source);
   const nlohmann::json& raw = source.config.raw;
   if (!raw.is_object() || !raw.contains("quantization_config")) return model::load_dense_linear;
   const nlohmann::json& qc = raw["quantization_config"];

@@ -15,6 +15,9 @@ struct RopeScaling {
   double low_freq_factor = 1.0;
   double high_freq_factor = 4.0;
   int original_max_position_embeddings = 8192;
+  // GGUF files of Llama 3.1 store the scaled frequencies as a rope_freqs
+  // tensor instead: each inverse frequency is divided by its factor.
+  std::vector<float> freq_factors;
 };
 
 struct ModelConfig {

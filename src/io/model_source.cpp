@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "io/gguf_model.h"
 #include "io/llama2c.h"
 
 namespace nibble::io {
@@ -39,9 +40,11 @@ ModelSource open_model(const std::string& path) {
     Llama2cModel m = read_llama2c(path);
     src.config = std::move(m.config);
     src.weights = std::make_shared<WeightStore>(std::move(m.weights));
+  } else if (ends_with(path, ".gguf")) {
+    return open_gguf_model(path);
   } else {
     NIBBLE_CHECK(file_exists(path), path, ": no such file or directory");
-    fail(path, ": not a model (expected a Hugging Face directory or a llama2.c .bin file)");
+    fail(path, ": not a model (expected a Hugging Face directory, a .gguf file or a llama2.c .bin file)");
   }
   src.tokenizer_config = read_optional_json(join_path(src.directory, "tokenizer_config.json"));
   src.generation_config = read_optional_json(join_path(src.directory, "generation_config.json"));

@@ -31,6 +31,14 @@ void WeightStore::add_owned(const std::string& name, DType dtype, std::vector<in
   origins_[name] = "";
 }
 
+void WeightStore::add_view(const std::string& name, TensorView view,
+                           std::shared_ptr<const void> owner, const std::string& origin) {
+  NIBBLE_CHECK(!views_.count(name), origin, ": tensor '", name, "' appears twice");
+  owners_.push_back(std::move(owner));
+  views_[name] = std::move(view);
+  origins_[name] = origin;
+}
+
 const TensorView& WeightStore::get(const std::string& name) const {
   auto it = views_.find(name);
   if (it == views_.end()) fail("missing tensor '", name, "'");

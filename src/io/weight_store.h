@@ -19,6 +19,9 @@ class WeightStore {
   void add_file(std::shared_ptr<SafetensorsFile> file);  // throws on duplicate names
   void add_owned(const std::string& name, DType dtype, std::vector<int64_t> shape,
                  std::vector<uint8_t> bytes);
+  // A view into memory that `owner` keeps alive (a mapped GGUF file).
+  void add_view(const std::string& name, TensorView view, std::shared_ptr<const void> owner,
+                const std::string& origin);
 
   bool has(const std::string& name) const { return views_.count(name) != 0; }
   const TensorView& get(const std::string& name) const;  // throws Error naming the tensor
@@ -33,6 +36,7 @@ class WeightStore {
  private:
   std::vector<std::shared_ptr<SafetensorsFile>> files_;
   std::vector<std::unique_ptr<std::vector<uint8_t>>> owned_;
+  std::vector<std::shared_ptr<const void>> owners_;
   std::map<std::string, TensorView> views_;
   std::map<std::string, std::string> origins_;
   std::map<std::string, const SafetensorsFile*> mapped_from_;

@@ -45,6 +45,7 @@ Rope::Rope(const io::ModelConfig& c) : head_dim_(c.head_dim), interleaved_(c.rop
         f = (1 - smooth) * f / s.factor + smooth * f;
       }
     }
+    if (!s.freq_factors.empty()) f /= s.freq_factors[size_t(i)];
     inv_freq_.push_back(float(f));
   }
 }

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "tokenizer/gguf_tokenizer.h"
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 
@@ -25,7 +26,9 @@ std::unique_ptr<Tokenizer> load_tokenizer(const io::ModelSource& source) {
   const std::string spm = join_path(source.directory, "tokenizer.model");
   const std::string hf = join_path(source.directory, "tokenizer.json");
   std::unique_ptr<Tokenizer> tok;
-  if (file_exists(hf)) {
+  if (source.gguf) {
+    tok = load_gguf_tokenizer(*source.gguf);
+  } else if (file_exists(hf)) {
     tok = load_hf_tokenizer(hf, source.tokenizer_config);
   } else if (file_exists(spm)) {
     SpecialTokenRules rules;

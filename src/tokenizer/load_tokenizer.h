@@ -1,5 +1,6 @@
-// Picks the tokenizer a model ships: tokenizer.json (HF fast tokenizer) when
-// present, else tokenizer.model (SentencePiece). End-of-generation ids come
+// Picks the tokenizer a model ships: the vocabulary embedded in a GGUF file;
+// else tokenizer.json (HF fast tokenizer) when present, else tokenizer.model
+// (SentencePiece). End-of-generation ids come
 // from the tokenizer, config.json and generation_config.json together.
 #pragma once
 
