@@ -160,7 +160,7 @@ TEST(GgufLlamaCppInterop, LlamaCppGreedyDecodesLikeNibble) {
       {"F16", 48}, {"Q8_0", 48}, {"Q4_0", 16}, {"Q4_K_M", 16}};
   std::string cmd = "cd " + test::source_dir("tests/js") + " && timeout 300 node llama_cpp_greedy.mjs " +
                     test::bundled_model() + "/reference.json 48";
-  for (const auto& [type, n] : files) cmd += " " + write_bundled(type);
+  for (const auto& [type, n] : files) cmd.append(" ").append(write_bundled(type));
   std::string out;
   ASSERT_EQ(test::run_command(cmd + " 2>&1", &out), 0) << out;
   const nlohmann::json llama = nlohmann::json::parse(out.substr(out.find('{')));
