@@ -22,7 +22,7 @@ namespace nibble::cli {
 namespace {
 
 struct QuantizeOptions {
-  std::string model, out, method = "gptq", calib, format = "gptq", gguf_type = "Q4_K_M";
+  std::string model, out, method = "gptq", calib, format = "gptq", gguf_type = "Q4_K_M", imatrix;
   int bits = 4, group_size = 128, nsamples = 128, seqlen = 2048, threads = 0, lm_head_bits = 0;
   bool sym = false, act_order = false, static_groups = false, resume = false;
   int clip = -1;  // -1: the method's default (on for GPTQ, off for RTN)
@@ -179,6 +179,8 @@ void add_quantize(CLI::App& app) {
   verb->add_option("--format", o->format, "gptq (a GPTQ checkpoint directory) or gguf (one llama.cpp file)");
   verb->add_option("--type", o->gguf_type, "--format gguf: F16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, "
                    "Q3_K_S/M/L, Q4_K_S/M, Q5_K_S/M, Q6_K (default Q4_K_M)");
+  verb->add_option("--imatrix", o->imatrix, "--format gguf: llama.cpp importance matrix (.dat or .gguf) "
+                   "weighting the K-quant and legacy quantizers' rounding error (see nibble imatrix)");
   verb->add_option("--bits", o->bits, "bits per weight: 2, 3, 4 or 8");
   verb->add_option("--group-size", o->group_size, "weights per scale: 32, 64, 128, 256 or -1 (per channel)");
   verb->add_flag("--sym", o->sym, "symmetric grid (zero fixed at 2^(bits-1); vLLM's Marlin fast path)");
@@ -202,11 +204,12 @@ void add_quantize(CLI::App& app) {
   verb->callback([o, method] {
     if (o->format != "gguf") {
       NIBBLE_CHECK(o->format == "gptq", "--format must be gptq or gguf, got '", o->format, "'");
+      NIBBLE_CHECK(o->imatrix.empty(), "--imatrix weighs llama.cpp's quantizers: use it with --format gguf");
       return run(*o);
     }
     set_num_threads(o->threads);
     quantize_to_gguf({o->model, o->out, o->gguf_type, method->count() ? o->method : "llama.cpp", o->calib,
-                      o->nsamples, o->seqlen, o->seed, o->damp, o->clip != 0});
+                      o->nsamples, o->seqlen, o->seed, o->damp, o->clip != 0, o->imatrix});
   });
 }
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <map>
 
 #include "core/error.h"
 #include "core/files.h"
@@ -11,6 +12,7 @@
 #include "io/gguf_model.h"
 #include "io/model_source.h"
 #include "quant/calibration.h"
+#include "quant/imatrix.h"
 #include "quant/layer_pipeline.h"
 #include "tokenizer/load_tokenizer.h"
 
@@ -75,6 +77,15 @@ void quantize_to_gguf(const GgufQuantizeRequest& r) {
   formats::GgufExportOptions options;
   options.file_type = &ftype;
   if (r.method == "gptq") options.precomputed = gptq_linears(src, r, ftype.base);
+  std::map<std::string, std::vector<float>> importance;
+  if (!r.imatrix.empty()) {
+    importance = quant::read_imatrix(r.imatrix);
+    std::printf("imatrix: %zu entries from %s\n", importance.size(), r.imatrix.c_str());
+    options.importance = [&](const std::string& name) -> const std::vector<float>* {
+      auto it = importance.find(name);
+      return it == importance.end() ? nullptr : &it->second;
+    };
+  }
   const std::vector<std::string> names = formats::gguf_export_tensor_names(src);
   Progress progress("write gguf", int64_t(names.size()), "tensors");
   int64_t done = 0;

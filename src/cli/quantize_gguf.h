@@ -17,6 +17,7 @@ struct GgufQuantizeRequest {
   uint64_t seed = 0;
   double damp = 0.01;
   bool clip = true;                  // GPTQ: clipping search per group
+  std::string imatrix;               // llama.cpp importance matrix (nibble imatrix, llama-imatrix)
 };
 
 void quantize_to_gguf(const GgufQuantizeRequest& request);
