@@ -1,5 +1,6 @@
 #include "quant/imatrix.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/error.h"
