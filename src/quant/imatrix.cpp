@@ -1,5 +1,6 @@
 #include "quant/imatrix.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/error.h"
@@ -55,12 +56,13 @@ std::map<std::string, std::vector<float>> read_legacy(const std::string& path, c
     std::string name(in.take(static_cast<size_t>(len), "a name"), static_cast<size_t>(len));
     const int32_t ncall = in.int32("ncall");
     const int32_t nval = in.int32("nval");
-    NIBBLE_CHECK(ncall > 0, path, ": entry ", name, " has ncall ", ncall, " (expected > 0)");
+    NIBBLE_CHECK(ncall >= 0, path, ": entry ", name, " has ncall ", ncall, " (expected >= 0)");
     NIBBLE_CHECK(nval > 0 && static_cast<size_t>(nval) <= in.remaining() / sizeof(float), path, ": entry ", name,
                  " claims ", nval, " values, more than the file holds");
     std::vector<float> values(static_cast<size_t>(nval));
     std::memcpy(values.data(), in.take(values.size() * sizeof(float), "values"), values.size() * sizeof(float));
-    for (float& v : values) v /= static_cast<float>(ncall);
+    if (ncall > 0)  // as llama.cpp reads it: ncall 0 means the values are means already
+      for (float& v : values) v /= static_cast<float>(ncall);
     NIBBLE_CHECK(out.emplace(std::move(name), std::move(values)).second, path, ": entry ", e, " repeats a name");
   }
   // The chunk count and dataset name that follow are informational.

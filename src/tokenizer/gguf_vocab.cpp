@@ -1,5 +1,7 @@
 #include "tokenizer/gguf_vocab.h"
 
+#include <initializer_list>
+
 #include "core/error.h"
 
 namespace nibble::tokenizer {
@@ -16,6 +18,8 @@ constexpr const char* kBos = "tokenizer.ggml.bos_token_id";
 constexpr const char* kEos = "tokenizer.ggml.eos_token_id";
 constexpr const char* kUnk = "tokenizer.ggml.unknown_token_id";
 constexpr const char* kPad = "tokenizer.ggml.padding_token_id";
+constexpr const char* kEot = "tokenizer.ggml.eot_token_id";
+constexpr const char* kEom = "tokenizer.ggml.eom_token_id";
 constexpr const char* kAddBos = "tokenizer.ggml.add_bos_token";
 constexpr const char* kAddEos = "tokenizer.ggml.add_eos_token";
 constexpr const char* kAddSpacePrefix = "tokenizer.ggml.add_space_prefix";
@@ -121,6 +125,11 @@ GgufVocab read_gguf_vocab(const io::GgufFile& file) {
   read_token_id(file, kEos, n, vocab.eos_id);
   read_token_id(file, kUnk, n, vocab.unk_id);
   read_token_id(file, kPad, n, vocab.pad_id);
+  for (const char* key : {kEot, kEom}) {
+    int id = -1;
+    read_token_id(file, key, n, id);
+    if (id >= 0) vocab.end_of_turn_ids.push_back(id);
+  }
   read_flag(file, kAddBos, vocab.add_bos);
   read_flag(file, kAddEos, vocab.add_eos);
   if (vocab.model == "llama") read_flag(file, kAddSpacePrefix, vocab.add_space_prefix);

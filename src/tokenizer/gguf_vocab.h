@@ -22,6 +22,7 @@ struct GgufVocab {
   std::vector<GgufTokenType> types;
   std::vector<std::string> merges;  // "gpt2": "left right", best rank first
   int bos_id = -1, eos_id = -1, unk_id = -1, pad_id = -1;
+  std::vector<int> end_of_turn_ids;  // tokenizer.ggml.eot_token_id / eom_token_id (read only)
   bool add_bos = false, add_eos = false;
   bool add_space_prefix = false;  // "llama": a space before the text (SentencePiece's dummy prefix)
   std::string chat_template;      // "" if none

@@ -47,6 +47,8 @@ GgufVocabTokenizer::GgufVocabTokenizer(GgufVocab vocab) : vocab_(std::move(vocab
   }
   bos_id_ = vocab_.bos_id;
   eos_id_ = vocab_.eos_id;
+  for (int id : vocab_.end_of_turn_ids)
+    if (id != eos_id_) add_eos_id(id);
   for (std::string_view name : kEndOfGenerationTokens)
     if (const int id = piece_to_id(name); id >= 0 && id != eos_id_) add_eos_id(id);
 }

@@ -172,7 +172,7 @@ TEST(Imatrix, CorruptFilesAreErrors) {
   expect_error(good.substr(0, good.size() - 3), "more than the file holds");
   expect_error(good.substr(0, 30), "truncated");
   expect_error(i32(1) + i32(-5) + name, "name length of -5");
-  expect_error(i32(1) + i32(int32_t(name.size())) + name + i32(0) + i32(2) + std::string(8, '\0'), "ncall 0");
+  expect_error(i32(1) + i32(int32_t(name.size())) + name + i32(-1) + i32(2) + std::string(8, '\0'), "ncall -1");
   expect_error(i32(1) + i32(int32_t(name.size())) + name + i32(2) + i32(1 << 28) + std::string(8, '\0'),
                "more than the file holds");
   expect_error(i32(2) + good.substr(4) + good.substr(4), "repeats a name");

@@ -74,6 +74,20 @@ TEST(GgufTokenizer, SpecialTokensBosAndEos) {
   EXPECT_EQ(gpt2->decode(gpt2->encode("Hello, wörld!\n", false)), "Hello, wörld!\n");
 }
 
+TEST(GgufTokenizer, EndOfTurnIdsEndGeneration) {
+  io::GgufFile source(test::testdata("tokenizers/ggml-vocab-llama-spm.gguf"));
+  io::GgufWriter w;
+  for (const auto& [key, value] : source.metadata()) w.add(key, value);
+  w.add("tokenizer.ggml.eot_token_id", io::GgufValue::uint32(13));
+  const std::string path = test::temp_dir("gguf-tok-eot") + "/eot.gguf";
+  w.write(path);
+  io::GgufFile file(path);
+  const auto tok = tokenizer::load_gguf_tokenizer(file);
+  EXPECT_TRUE(tok->is_eos(13));
+  EXPECT_TRUE(tok->is_eos(2));
+  EXPECT_FALSE(tok->is_eos(14));
+}
+
 TEST(GgufTokenizer, ChatTemplateFromFile) {
   io::GgufFile phi3(test::testdata("tokenizers/ggml-vocab-phi-3.gguf"));
   EXPECT_NE(tokenizer::gguf_chat_template(phi3).find("<|user|>"), std::string::npos);
