@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "cli/quantize_bnb.h"
 #include "cli/verbs.h"
 #include "core/error.h"
 #include "core/files.h"
@@ -10,6 +11,7 @@
 #include "core/progress.h"
 #include "formats/gptq_checkpoint.h"
 #include "io/model_source.h"
+#include "lora/merge.h"
 #include "quant/calibration.h"
 #include "quant/layer_pipeline.h"
 #include "quant/rtn.h"
@@ -20,9 +22,9 @@ namespace nibble::cli {
 namespace {
 
 struct QuantizeOptions {
-  std::string model, out, method = "gptq", calib;
+  std::string model, out, method = "gptq", calib, adapter;
   int bits = 4, group_size = 128, nsamples = 128, seqlen = 2048, threads = 0;
-  bool sym = false, act_order = false, static_groups = false, resume = false;
+  bool sym = false, act_order = false, static_groups = false, resume = false, double_quant = false;
   int clip = -1;  // -1: the method's default (on for GPTQ, off for RTN)
   double damp = 0.01;
   uint64_t seed = 0;
@@ -39,7 +41,8 @@ double linear_bits(int64_t rows, int64_t cols, int groups, int bits) {
 
 void run(const QuantizeOptions& o) {
   set_num_threads(o.threads);
-  NIBBLE_CHECK(o.method == "rtn" || o.method == "gptq", "--method must be rtn or gptq, got '",
+  if (is_bnb_method(o.method)) return quantize_bnb(o.model, o.out, o.method, o.double_quant, o.adapter);
+  NIBBLE_CHECK(o.method == "rtn" || o.method == "gptq", "--method must be rtn, gptq, nf4, fp4 or int8, got '",
                o.method, "'");
   NIBBLE_CHECK(o.bits == 2 || o.bits == 3 || o.bits == 4 || o.bits == 8,
                "--bits must be 2, 3, 4 or 8, got ", o.bits);
@@ -49,15 +52,18 @@ void run(const QuantizeOptions& o) {
   NIBBLE_CHECK(o.damp > 0 && o.damp < 1, "--damp must be in (0, 1), got ", o.damp);
   const bool clip = o.clip < 0 ? o.method == "gptq" : o.clip == 1;
   const auto start = std::chrono::steady_clock::now();
-  const io::ModelSource src = io::open_model(o.model);
+  // With an adapter the pipeline reads a merged copy of the base model.
+  std::unique_ptr<lora::MergedModelDir> merged;
+  if (!o.adapter.empty()) merged = std::make_unique<lora::MergedModelDir>(o.model, o.adapter, o.out);
+  const io::ModelSource src = io::open_model(merged ? merged->path() : o.model);
   NIBBLE_CHECK(src.format == "hf", o.model, ": quantize reads Hugging Face checkpoints");
   const io::ModelConfig& c = src.config;
 
   // Calibration: GPTQ needs it; RTN uses it, when given, only to report output errors.
   quant::CalibrationSet calib;
   std::string calib_file = o.calib;
-  if (calib_file.empty() && o.method != "rtn" && file_exists(join_path(src.directory, "calibration.txt")))
-    calib_file = join_path(src.directory, "calibration.txt");
+  if (calib_file.empty() && o.method != "rtn" && file_exists(join_path(o.model, "calibration.txt")))
+    calib_file = join_path(o.model, "calibration.txt");
   if (o.method == "gptq")
     NIBBLE_CHECK(!calib_file.empty(), "GPTQ needs calibration text: pass --calib FILE (plain text or "
                  "JSON lines), e.g. a few hundred KB of text like the model's training data; ",
@@ -150,7 +156,9 @@ void add_quantize(CLI::App& app) {
   CLI::App* verb = app.add_subcommand("quantize", "quantize a Hugging Face checkpoint (RTN, GPTQ)");
   verb->add_option("-m,--model", o->model, "Hugging Face model directory")->required();
   verb->add_option("-o,--output", o->out, "output directory")->required();
-  verb->add_option("--method", o->method, "rtn or gptq");
+  verb->add_option("--method", o->method, "rtn, gptq, or bitsandbytes-style nf4, fp4, int8");
+  verb->add_flag("--double-quant", o->double_quant, "nf4/fp4: quantize the absmax values too");
+  verb->add_option("--adapter", o->adapter, "PEFT LoRA adapter merged into the weights before quantizing");
   verb->add_option("--bits", o->bits, "bits per weight: 2, 3, 4 or 8");
   verb->add_option("--group-size", o->group_size, "weights per scale: 32, 64, 128, 256 or -1 (per channel)");
   verb->add_flag("--sym", o->sym, "symmetric grid (zero fixed at 2^(bits-1); vLLM's Marlin fast path)");

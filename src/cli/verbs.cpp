@@ -9,6 +9,7 @@ void add_synth(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_quantize(CLI::App& app);
 void add_serve(CLI::App& app);
+void add_merge_lora(CLI::App& app);
 
 void register_verbs(CLI::App& app) {
   add_generate(app);
@@ -18,6 +19,7 @@ void register_verbs(CLI::App& app) {
   add_inspect(app);
   add_synth(app);
   add_serve(app);
+  add_merge_lora(app);
 }
 
 }  // namespace nibble::cli
