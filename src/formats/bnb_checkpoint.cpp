@@ -126,8 +126,8 @@ quant::FourBitWeight read_bnb_4bit(const io::WeightStore& store, const std::stri
   }
   NIBBLE_CHECK(state.contains("nested_offset") && state["nested_offset"].is_number(), key,
                ": double-quantized weight without a numeric nested_offset");
-  NIBBLE_CHECK(state.value("nested_blocksize", quant::kNestedBlock) == quant::kNestedBlock, key,
-               ": nested_blocksize must be 256");
+  NIBBLE_CHECK(!state.contains("nested_blocksize") || state["nested_blocksize"] == quant::kNestedBlock,
+               key, ": nested_blocksize must be 256");
   q.nested.codes = copy_of<uint8_t>(expect(store, w + ".absmax", DType::U8, nb));
   q.nested.absmax = copy_of<float>(expect(store, w + ".nested_absmax", DType::F32,
                                           (nb + quant::kNestedBlock - 1) / quant::kNestedBlock));
@@ -178,7 +178,9 @@ model::LinearLoader bnb_quantizing_loader(const BnbOptions& o) {
 
 model::LinearLoader bnb_checkpoint_loader(const io::ModelSource& source) {
   const json& qc = source.config.raw["quantization_config"];
-  const float threshold = qc.value("llm_int8_threshold", 6.0f);
+  const float threshold = qc.contains("llm_int8_threshold") && qc["llm_int8_threshold"].is_number()
+                              ? qc["llm_int8_threshold"].get<float>()
+                              : 6.0f;
   return [threshold](const io::WeightStore& store, const std::string& prefix, int64_t in,
                      int64_t out) -> std::unique_ptr<model::Linear> {
     const std::string state = prefix + ".weight.quant_state.bitsandbytes__";

@@ -22,7 +22,10 @@ void write_merged_model(const io::ModelSource& base, const PeftAdapter& adapter,
   io::SafetensorsWriter w;
   for (const std::string& name : base.weights->names()) {
     const TensorView& view = base.weights->get(name);
-    const bool merged = name.size() > 7 && adapter.find(name.substr(0, name.size() - 7));
+    const std::string suffix = ".weight";
+    const bool merged = name.size() > suffix.size() &&
+                        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+                        adapter.find(name.substr(0, name.size() - suffix.size()));
     if (!merged) {
       w.add_lazy(name, view.dtype, view.shape,
                  [view](uint8_t* dst) { std::memcpy(dst, view.data, view.nbytes); });
