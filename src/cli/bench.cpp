@@ -74,7 +74,7 @@ void add_bench(CLI::App& app) {
   verb->callback([o] {
     apply_run_options(o->run);
     const int all = num_threads();
-    LoadedModel m = load_model(o->run.model, false);
+    LoadedModel m = load_model(o->run, false);
     const double weight_gb = double(m.model->weight_bytes()) / 1e9;
     std::printf("model: %s (%s), %.3f GB of weights read per token\n", o->run.model.c_str(),
                 m.model->weight_formats().c_str(), weight_gb);

@@ -38,7 +38,7 @@ void add_generate(CLI::App& app) {
     apply_run_options(o->run);
     if (o->greedy) o->sampling.temperature = 0;
     o->sampling.validate();
-    LoadedModel m = load_model(o->run.model, true);
+    LoadedModel m = load_model(o->run, true);
     const std::vector<int> prompt = m.tokenizer->encode(o->prompt, true);
     const int ctx = o->ctx > 0 ? o->ctx : std::min(m.source.config.max_position_embeddings, 4096);
     model::KVCache cache(m.source.config, 1, ctx);

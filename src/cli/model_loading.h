@@ -19,13 +19,20 @@ struct LoadedModel {
   double load_seconds = 0;
 };
 
-LoadedModel load_model(const std::string& path, bool with_tokenizer);
-
-// -m/--model and -t/--threads, shared by every verb that runs a model.
+// -m/--model, -t/--threads and bitsandbytes-style quantization at load
+// time, shared by every verb that runs a model.
 struct RunOptions {
   std::string model;
   int threads = 0;
+  bool load_in_8bit = false, load_in_4bit = false, double_quant = false;
+  std::string bnb_4bit_quant_type = "nf4";
 };
+
+LoadedModel load_model(const std::string& path, bool with_tokenizer,
+                       const RunOptions& options = {});
+inline LoadedModel load_model(const RunOptions& options, bool with_tokenizer) {
+  return load_model(options.model, with_tokenizer, options);
+}
 void add_run_options(CLI::App& verb, RunOptions& options);
 void apply_run_options(const RunOptions& options);  // sets the thread count
 

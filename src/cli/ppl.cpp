@@ -29,7 +29,7 @@ void add_ppl(CLI::App& app) {
       ->check(CLI::Range(0, 1 << 30));
   verb->callback([o] {
     apply_run_options(o->run);
-    LoadedModel m = load_model(o->run.model, true);
+    LoadedModel m = load_model(o->run, true);
     const std::string text = read_text_file(o->file);
     const std::vector<int> tokens = m.tokenizer->encode(text, true);
     eval::PerplexityOptions opts = o->ppl;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "cli/quantize_bnb.h"
 #include "cli/quantize_gguf.h"
 #include "cli/verbs.h"
 #include "core/dtype.h"
@@ -12,6 +13,7 @@
 #include "core/progress.h"
 #include "formats/gptq_checkpoint.h"
 #include "io/model_source.h"
+#include "lora/merge.h"
 #include "quant/calibration.h"
 #include "quant/layer_pipeline.h"
 #include "quant/rtn.h"
@@ -22,9 +24,9 @@ namespace nibble::cli {
 namespace {
 
 struct QuantizeOptions {
-  std::string model, out, method = "gptq", calib, format = "gptq", gguf_type = "Q4_K_M", imatrix;
+  std::string model, out, method = "gptq", calib, format = "gptq", gguf_type = "Q4_K_M", imatrix, adapter;
   int bits = 4, group_size = 128, nsamples = 128, seqlen = 2048, threads = 0, lm_head_bits = 0;
-  bool sym = false, act_order = false, static_groups = false, resume = false;
+  bool sym = false, act_order = false, static_groups = false, resume = false, double_quant = false;
   int clip = -1;  // -1: the method's default (on for GPTQ, off for RTN)
   double damp = 0.01;
   uint64_t seed = 0;
@@ -59,7 +61,8 @@ void quantize_lm_head(const io::ModelSource& src, const QuantizeOptions& o,
 
 void run(const QuantizeOptions& o) {
   set_num_threads(o.threads);
-  NIBBLE_CHECK(o.method == "rtn" || o.method == "gptq", "--method must be rtn or gptq, got '",
+  if (is_bnb_method(o.method)) return quantize_bnb(o.model, o.out, o.method, o.double_quant, o.adapter);
+  NIBBLE_CHECK(o.method == "rtn" || o.method == "gptq", "--method must be rtn, gptq, nf4, fp4 or int8, got '",
                o.method, "'");
   NIBBLE_CHECK(o.bits == 2 || o.bits == 3 || o.bits == 4 || o.bits == 8,
                "--bits must be 2, 3, 4 or 8, got ", o.bits);
@@ -71,15 +74,18 @@ void run(const QuantizeOptions& o) {
                "--lm-head-bits must be 4 or 8 (or 0: keep lm_head dense), got ", o.lm_head_bits);
   const bool clip = o.clip < 0 ? o.method == "gptq" : o.clip == 1;
   const auto start = std::chrono::steady_clock::now();
-  const io::ModelSource src = io::open_model(o.model);
+  // With an adapter the pipeline reads a merged copy of the base model.
+  std::unique_ptr<lora::MergedModelDir> merged;
+  if (!o.adapter.empty()) merged = std::make_unique<lora::MergedModelDir>(o.model, o.adapter, o.out);
+  const io::ModelSource src = io::open_model(merged ? merged->path() : o.model);
   NIBBLE_CHECK(src.format == "hf", o.model, ": quantize reads Hugging Face checkpoints");
   const io::ModelConfig& c = src.config;
 
   // Calibration: GPTQ needs it; RTN uses it, when given, only to report output errors.
   quant::CalibrationSet calib;
   std::string calib_file = o.calib;
-  if (calib_file.empty() && o.method != "rtn" && file_exists(join_path(src.directory, "calibration.txt")))
-    calib_file = join_path(src.directory, "calibration.txt");
+  if (calib_file.empty() && o.method != "rtn" && file_exists(join_path(o.model, "calibration.txt")))
+    calib_file = join_path(o.model, "calibration.txt");
   if (o.method == "gptq")
     NIBBLE_CHECK(!calib_file.empty(), "GPTQ needs calibration text: pass --calib FILE (plain text or "
                  "JSON lines), e.g. a few hundred KB of text like the model's training data; ",
@@ -175,12 +181,14 @@ void add_quantize(CLI::App& app) {
   CLI::App* verb = app.add_subcommand("quantize", "quantize a Hugging Face checkpoint (RTN, GPTQ)");
   verb->add_option("-m,--model", o->model, "Hugging Face model directory")->required();
   verb->add_option("-o,--output", o->out, "output directory (--format gguf: output .gguf file)")->required();
-  method = verb->add_option("--method", o->method, "rtn or gptq (--format gguf: gptq, or leave out)");
+  method = verb->add_option("--method", o->method, "rtn, gptq, or bitsandbytes-style nf4, fp4, int8 (--format gguf: gptq, or leave out)");
   verb->add_option("--format", o->format, "gptq (a GPTQ checkpoint directory) or gguf (one llama.cpp file)");
   verb->add_option("--type", o->gguf_type, "--format gguf: F16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, "
                    "Q3_K_S/M/L, Q4_K_S/M, Q5_K_S/M, Q6_K (default Q4_K_M)");
   verb->add_option("--imatrix", o->imatrix, "--format gguf: llama.cpp importance matrix (.dat or .gguf) "
                    "weighting the K-quant and legacy quantizers' rounding error (see nibble imatrix)");
+  verb->add_flag("--double-quant", o->double_quant, "nf4/fp4: quantize the absmax values too");
+  verb->add_option("--adapter", o->adapter, "PEFT LoRA adapter merged into the weights before quantizing");
   verb->add_option("--bits", o->bits, "bits per weight: 2, 3, 4 or 8");
   verb->add_option("--group-size", o->group_size, "weights per scale: 32, 64, 128, 256 or -1 (per channel)");
   verb->add_flag("--sym", o->sym, "symmetric grid (zero fixed at 2^(bits-1); vLLM's Marlin fast path)");
@@ -207,6 +215,8 @@ void add_quantize(CLI::App& app) {
       NIBBLE_CHECK(o->imatrix.empty(), "--imatrix weighs llama.cpp's quantizers: use it with --format gguf");
       return run(*o);
     }
+    NIBBLE_CHECK(o->adapter.empty(), "--adapter is not supported with --format gguf yet: run "
+                 "`nibble merge-lora` first and quantize the merged model");
     set_num_threads(o->threads);
     quantize_to_gguf({o->model, o->out, o->gguf_type, method->count() ? o->method : "llama.cpp", o->calib,
                       o->nsamples, o->seqlen, o->seed, o->damp, o->clip != 0, o->imatrix});

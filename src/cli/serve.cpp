@@ -69,7 +69,7 @@ void add_serve(CLI::App& app) {
     sigaction(SIGINT, &action, nullptr);
     sigaction(SIGTERM, &action, nullptr);
 
-    LoadedModel m = load_model(o->run.model, true);
+    LoadedModel m = load_model(o->run, true);
     serve::ServeOptions& so = o->serve;
     so.api_keys = o->api_keys;
     if (const char* env = std::getenv("NIBBLE_API_KEY"); env && *env && so.api_keys.empty())

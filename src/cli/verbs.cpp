@@ -10,6 +10,7 @@ void add_bench(CLI::App& app);
 void add_quantize(CLI::App& app);
 void add_serve(CLI::App& app);
 void add_imatrix(CLI::App& app);
+void add_merge_lora(CLI::App& app);
 
 void register_verbs(CLI::App& app) {
   add_generate(app);
@@ -20,6 +21,7 @@ void register_verbs(CLI::App& app) {
   add_synth(app);
   add_serve(app);
   add_imatrix(app);
+  add_merge_lora(app);
 }
 
 }  // namespace nibble::cli

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "formats/gguf_linear_loader.h"
+#include "formats/bnb_checkpoint.h"
 #include "formats/gptq_codec.h"
 #include "quant/quantized_linear.h"
 
@@ -60,6 +61,7 @@ model::LinearLoader linear_loader_for(const io::ModelSource& source) {
   const std::string where = source.directory + "/config.json: quantization_config";
   NIBBLE_CHECK(qc.is_object(), where, " is not an object");
   const std::string method = qc.value("quant_method", std::string("gptq"));
+  if (method == "bitsandbytes") return bnb_checkpoint_loader(source);
   NIBBLE_CHECK(method == "gptq", where, ": quant_method '", method, "' is not supported yet");
   const int default_bits = qc.contains("bits") ? qc["bits"].get<int>() : qc.value("w_bit", 4);
   const std::string fmt = qc.value("checkpoint_format", std::string("gptq"));
