@@ -1,5 +1,7 @@
 #include "quant/awq.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -42,7 +44,11 @@ bool is_linear(const std::string& name) {
 struct Statistics {
   std::vector<double> abs_sum[kInputs];  // Σ |x| per input channel
   std::vector<float> hessian[kInputs];   // HessianAccumulator::hessian() of each input
-  std::vector<std::vector<float>> attn_out, mlp_out;  // per sequence, tokens x hidden
+  // The sequences the scale search runs (every stride-th), and their
+  // attention and MLP outputs, tokens x hidden each.
+  int64_t stride = 1;
+  std::vector<int64_t> searched;
+  std::vector<std::vector<float>> attn_out, mlp_out;
   int64_t tokens = 0;
 
   std::vector<float> mean_abs(Input i) const {
@@ -67,12 +73,15 @@ void add_abs(const float* x, int64_t tokens, int64_t width, std::vector<double>&
 }
 
 Statistics run_full_precision(const CalibrationLayer& layer,
-                              const std::vector<std::vector<float>>& hidden, int64_t T) {
+                              const std::vector<std::vector<float>>& hidden, int64_t T,
+                              const AwqOptions& o) {
   const size_t n = hidden.size();
   Statistics st;
   st.tokens = int64_t(n) * T;
-  st.attn_out.resize(n);
-  st.mlp_out.resize(n);
+  if (o.search_tokens > 0) st.stride = std::max<int64_t>(1, st.tokens / o.search_tokens);
+  for (int64_t s = 0; s < int64_t(n); s += st.stride) st.searched.push_back(s);
+  st.attn_out.resize(st.searched.size());
+  st.mlp_out.resize(st.searched.size());
   int64_t width[kInputs];
   for (int i = 0; i < kInputs; ++i) {
     width[i] = input_width(layer, Input(i));
@@ -103,17 +112,21 @@ Statistics run_full_precision(const CalibrationLayer& layer,
         add_abs(inputs[i], T, width[i], p.abs_sum[i]);
         p.hessian[i]->add(inputs[i], T, 1);
       }
-      st.attn_out[s].assign(size_t(T * h), 0.0f);
-      layer.add_attn_output(att.data(), T, st.attn_out[s].data());
-      for (size_t j = 0; j < xm.size(); ++j) xm[j] = hidden[s][j] + st.attn_out[s][j];
+      std::fill(xm.begin(), xm.end(), 0.0f);
+      layer.add_attn_output(att.data(), T, xm.data());
+      const bool searched = s % st.stride == 0;
+      if (searched) st.attn_out[s / st.stride] = xm;
+      for (size_t j = 0; j < xm.size(); ++j) xm[j] += hidden[s][j];
       layer.mlp_input(xm.data(), T, xn.data());
       layer.mlp_hidden(xn.data(), T, act.data());
       for (Input i : {kMlpIn, kMlpHidden}) {
         add_abs(inputs[i], T, width[i], p.abs_sum[i]);
         p.hessian[i]->add(inputs[i], T, 1);
       }
-      st.mlp_out[s].assign(size_t(T * h), 0.0f);
-      layer.add_mlp_output(act.data(), T, st.mlp_out[s].data());
+      if (searched) {
+        st.mlp_out[s / st.stride].assign(size_t(T * h), 0.0f);
+        layer.add_mlp_output(act.data(), T, st.mlp_out[s / st.stride].data());
+      }
     }
     std::lock_guard<std::mutex> lock(merge_mutex);
     partials[s0] = std::move(p);
@@ -206,10 +219,11 @@ double block_error(const ScalingGroup& group, CalibrationLayer& layer, const Sta
     return weighted_square_norm(D, rows, cols, st.hessian[group.input]) * double(hidden.size()) / 2;
   }
   const int64_t h = layer.in_features("self_attn.q_proj");
-  std::vector<double> per_sequence(hidden.size());
-  parallel_for(int64_t(hidden.size()), [&](int64_t s0, int64_t s1) {
+  std::vector<double> per_sequence(st.searched.size());
+  parallel_for(int64_t(st.searched.size()), [&](int64_t j0, int64_t j1) {
     std::vector<float> xn(size_t(T * h)), y(size_t(T * h)), inner;
-    for (int64_t s = s0; s < s1; ++s) {
+    for (int64_t j = j0; j < j1; ++j) {
+      const int64_t s = st.searched[j];
       std::fill(y.begin(), y.end(), 0.0f);
       const std::vector<float>* reference;
       if (group.block == Block::attention) {
@@ -217,22 +231,22 @@ double block_error(const ScalingGroup& group, CalibrationLayer& layer, const Sta
         layer.attn_input(hidden[s].data(), T, xn.data());
         layer.attention(xn.data(), T, inner.data());
         layer.add_attn_output(inner.data(), T, y.data());
-        reference = &st.attn_out[s];
+        reference = &st.attn_out[j];
       } else {
         inner.resize(size_t(T * layer.in_features("mlp.down_proj")));
         std::vector<float> xm(size_t(T * h));
-        for (size_t j = 0; j < xm.size(); ++j) xm[j] = hidden[s][j] + st.attn_out[s][j];
+        for (size_t i = 0; i < xm.size(); ++i) xm[i] = hidden[s][i] + st.attn_out[j][i];
         layer.mlp_input(xm.data(), T, xn.data());
         layer.mlp_hidden(xn.data(), T, inner.data());
         layer.add_mlp_output(inner.data(), T, y.data());
-        reference = &st.mlp_out[s];
+        reference = &st.mlp_out[j];
       }
       double e = 0;
-      for (size_t j = 0; j < y.size(); ++j) {
-        const double d = double(y[j]) - (*reference)[j];
+      for (size_t i = 0; i < y.size(); ++i) {
+        const double d = double(y[i]) - (*reference)[i];
         e += d * d;
       }
-      per_sequence[s] = e;
+      per_sequence[j] = e;
     }
   });
   double total = 0;
@@ -336,32 +350,42 @@ ClipResult search_clip(const std::vector<float>& W, int64_t rows, int64_t cols,
   std::vector<float> best_max(size_t(rows * groups));
   std::vector<uint8_t> shrunk(best_max.size());
   parallel_for(rows, [&](int64_t r0, int64_t r1) {
-    std::vector<float> wc(static_cast<size_t>(g)), d(static_cast<size_t>(g));
-    for (int64_t r = r0; r < r1; ++r)
-      for (int64_t t = 0; t < groups; ++t) {
-        const int64_t c0 = t * g, n = std::min(g, cols - c0);
+    // Per group: the weight errors of every (row, shrink) of this thread's
+    // rows as the rows of D, then D · H_gg by BLAS, err = Σ (D H_gg) ∘ D.
+    const int64_t batch = (r1 - r0) * steps;
+    std::vector<float> wc(static_cast<size_t>(g)), D(size_t(batch * g)), DH(size_t(batch * g)),
+        amax(static_cast<size_t>(r1 - r0));
+    for (int64_t t = 0; t < groups; ++t) {
+      const int64_t c0 = t * g, n = std::min(g, cols - c0);
+      for (int64_t r = r0; r < r1; ++r) {
         const float* w = &W[r * cols + c0];
-        float amax = 0;
-        for (int64_t j = 0; j < n; ++j) amax = std::max(amax, std::abs(w[j]));
-        double best_err = std::numeric_limits<double>::infinity();
-        float best = amax;
+        float& a = amax[r - r0];
+        a = 0;
+        for (int64_t j = 0; j < n; ++j) a = std::max(a, std::abs(w[j]));
         for (int i = 0; i < steps; ++i) {
-          const float m = amax * (1.0f - float(i) / float(o.clip_grid));
+          const float m = a * (1.0f - float(i) / float(o.clip_grid));
           for (int64_t j = 0; j < n; ++j) wc[j] = std::clamp(w[j], -m, m);
           const GroupParams p = fit_group(wc.data(), n, o.bits, o.symmetric);
-          for (int64_t j = 0; j < n; ++j)
-            d[j] = p.scale * (float(quantize_value(wc[j], p, maxq)) - p.zero) - w[j];
+          float* d = &D[((r - r0) * steps + i) * n];
+          for (int64_t j = 0; j < n; ++j) d[j] = p.scale * (float(quantize_value(wc[j], p, maxq)) - p.zero) - w[j];
+        }
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(batch), int(n), int(n), 1.0f, D.data(),
+                  int(n), &H[c0 * cols + c0], int(cols), 0.0f, DH.data(), int(n));
+      for (int64_t r = r0; r < r1; ++r) {
+        const float a = amax[r - r0];
+        double best_err = std::numeric_limits<double>::infinity();
+        float best = a;
+        for (int i = 0; i < steps; ++i) {
+          const size_t at = size_t(((r - r0) * steps + i) * n);
           double err = 0;
-          for (int64_t a = 0; a < n; ++a) {
-            double row = 0;
-            for (int64_t b = 0; b < n; ++b) row += double(H[(c0 + a) * cols + c0 + b]) * d[b];
-            err += row * d[a];
-          }
-          if (err < best_err) best_err = err, best = m;
+          for (int64_t j = 0; j < n; ++j) err += double(DH[at + j]) * D[at + j];
+          if (err < best_err) best_err = err, best = a * (1.0f - float(i) / float(o.clip_grid));
         }
         best_max[r * groups + t] = best;
-        shrunk[r * groups + t] = best < amax;
+        shrunk[r * groups + t] = best < a;
       }
+    }
   });
   ClipResult result{std::move(best_max), 0};
   for (uint8_t b : shrunk) result.shrunk += b;
@@ -393,7 +417,7 @@ TransformedLayer awq_transform(CalibrationLayer& layer, const std::vector<std::v
   groups.push_back({"post_attention_layernorm.weight", {"mlp.gate_proj", "mlp.up_proj"}, kMlpIn, Block::mlp});
   groups.push_back({"mlp.up_proj", {"mlp.down_proj"}, kMlpHidden, Block::linear});
 
-  const Statistics st = run_full_precision(layer, hidden, T);
+  const Statistics st = run_full_precision(layer, hidden, T, o);
   TransformedLayer t;
   std::vector<SearchResult> found;
   for (const ScalingGroup& group : groups) {

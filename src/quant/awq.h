@@ -23,10 +23,16 @@
 //     weights to it before quantizing.
 //
 // Deliberate differences from AutoAWQ, for speed and memory on a CPU:
+//  * The attention and MLP blocks of the grid search run on a subsample of
+//    the calibration sequences (AwqOptions::search_tokens), which bounds
+//    the ~40 block passes per layer; AutoAWQ runs all (~64 K tokens).
 //  * Output errors of a single linear (o, down, the clipping search) are
 //    computed from the Hessian of its inputs (tr(ΔW H ΔWᵀ) = Σ ‖ΔW x‖²)
 //    instead of running the inputs; for the clipping search this means all
 //    calibration tokens count, not a subsample of 512.
+//  * No scaling (s = 1) is a candidate beside the 20 α, so a group's block
+//    error is never worse than round-to-nearest's (with duo scaling even
+//    α = 0 scales).
 //  * The grid is quant/group_params.h's (fp16 scale, zero point, range
 //    extended to contain 0). AutoAWQ's range is the raw [min, max]; the two
 //    agree whenever a group holds weights of both signs, and where they do
@@ -49,6 +55,10 @@ struct AwqOptions {
   bool symmetric = false;
   int grid = 20;             // α = i / grid for i < grid
   bool duo_scaling = true;   // divide by w_mean^(1−α), AutoAWQ's default
+  // Tokens the grid runs the attention and MLP blocks on: every k-th
+  // calibration sequence, k = total / search_tokens (0: all). The
+  // statistics and the Hessian-based errors always use every token.
+  int64_t search_tokens = 16384;
   bool clip = true;          // run the clipping search
   int clip_grid = 20;        // shrink steps of 1 / clip_grid ...
   double clip_max_shrink = 0.5;  // ... up to this fraction (exclusive)
