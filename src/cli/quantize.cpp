@@ -24,12 +24,13 @@ namespace {
 
 struct QuantizeOptions {
   std::string model, out, method = "gptq", calib;
-  std::string format;  // "": awq for 4-bit AWQ, gptq otherwise
+  std::string format;  // "": awq for AWQ when the GEMM layout can hold it, gptq otherwise
   int bits = 4, group_size = 128, nsamples = 128, threads = 0;
   int seqlen = 0;  // 0: the method's default (512 for AWQ as in AutoAWQ, 2048 otherwise)
   bool sym = false, act_order = false, static_groups = false, resume = false;
   int clip = -1;  // -1: the method's default (on for GPTQ and AWQ, off for RTN)
   bool awq_clip = false;  // AWQ+GPTQ: run AWQ's clipping search too
+  bool fp_inputs = false;
   double damp = 0.01;
   uint64_t seed = 0;
 };
@@ -43,9 +44,10 @@ void run(const QuantizeOptions& o) {
   NIBBLE_CHECK(o.method == "rtn" || o.method == "gptq" || o.method == "awq" || o.method == "awq+gptq",
                "--method must be rtn, gptq, awq or awq+gptq, got '", o.method, "'");
   const bool awq = o.method == "awq" || o.method == "awq+gptq";
-  const std::string format = !o.format.empty() ? o.format : o.method == "awq" && o.bits == 4 ? "awq" : "gptq";
+  const bool gemm_fits = o.bits == 4 && !o.sym && !o.act_order && o.group_size > 0;
+  const std::string format = !o.format.empty() ? o.format : o.method == "awq" && gemm_fits ? "awq" : "gptq";
   NIBBLE_CHECK(format == "gptq" || format == "awq", "--format must be gptq or awq, got '", format, "'");
-  NIBBLE_CHECK(format == "gptq" || (o.bits == 4 && !o.sym && !o.act_order && o.group_size > 0),
+  NIBBLE_CHECK(format == "gptq" || gemm_fits,
                "--format awq (AutoAWQ GEMM) stores 4-bit codes with zero points in groups: it needs "
                "--bits 4, a --group-size, no --sym and no --act-order");
   NIBBLE_CHECK(o.bits == 2 || o.bits == 3 || o.bits == 4 || o.bits == 8,
@@ -86,12 +88,23 @@ void run(const QuantizeOptions& o) {
   ec.method = o.method;
   ec.extra = {{"method", o.method}, {"calibration", calib.description}, {"seed", o.seed},
               {"clip_search", clip}};
+  quant::GptqOptions g;
+  g.bits = o.bits;
+  g.group_size = o.group_size;
+  g.symmetric = o.sym;
+  g.act_order = o.act_order;
+  g.static_groups = o.static_groups;
+  g.damp = o.damp;
+  g.clip_search = clip;
   quant::AwqOptions ao;
   ao.bits = o.bits;
   ao.group_size = o.group_size;
   ao.symmetric = o.sym;
   ao.clip = o.method == "awq" ? clip : o.awq_clip;
+  ao.search_with_gptq = o.method == "awq+gptq";
+  ao.gptq = g;
   if (awq) ec.extra["awq_clip"] = ao.clip;
+  if (o.fp_inputs) ec.extra["fp_inputs"] = true;
   std::unique_ptr<formats::CheckpointWriter> writer;
   if (format == "awq")
     writer = std::make_unique<formats::AwqCheckpointWriter>(src, o.out, formats::AwqExportConfig{o.group_size, ec.extra},
@@ -115,14 +128,6 @@ void run(const QuantizeOptions& o) {
     // AWQ's own clipping search replaces the per-group grid search.
     if (o.method == "rtn" || o.method == "awq")
       return quant::rtn_quantize(W.data(), rows, cols, {o.bits, o.group_size, o.sym, o.method == "rtn" && clip});
-    quant::GptqOptions g;
-    g.bits = o.bits;
-    g.group_size = o.group_size;
-    g.symmetric = o.sym;
-    g.act_order = o.act_order;
-    g.static_groups = o.static_groups;
-    g.damp = o.damp;
-    g.clip_search = clip;
     return quant::gptq_quantize(W.data(), rows, cols, h->hessian(), g);
   };
 
@@ -132,6 +137,7 @@ void run(const QuantizeOptions& o) {
   po.symmetric = o.sym;
   po.first_layer = writer->layers_done();
   if (awq) po.transform = quant::awq_layer_transform(ao);
+  po.full_precision_inputs = o.fp_inputs;
   double quantized_bits = 0, quantized_weights = 0;
   Progress progress("quantize", c.num_layers, "layers");
   progress.update(writer->layers_done());
@@ -193,6 +199,9 @@ void add_quantize(CLI::App& app) {
   verb->add_flag_function("--no-clip", [o](int64_t) { o->clip = 0; },
                           "fit each group to its full range (default for rtn)");
   verb->add_flag("--awq-clip", o->awq_clip, "awq+gptq: also run AWQ's clipping search before GPTQ");
+  verb->add_flag("--fp-inputs", o->fp_inputs,
+                 "calibrate each layer on the full-precision model's activations (AutoAWQ) rather than the "
+                 "quantized layers' (GPTQ)");
   verb->add_option("--calib", o->calib, "calibration text or JSON lines (default: calibration.txt in the model directory)");
   verb->add_option("--nsamples", o->nsamples, "calibration windows")->check(CLI::Range(1, 100000));
   verb->add_option("--seqlen", o->seqlen, "tokens per window (default 512 for AWQ, else 2048; clamped to the model's context)")

@@ -186,13 +186,24 @@ std::vector<float> candidate_scales(const std::vector<float>& x_mean, const std:
   return s;
 }
 
-// Q(W · diag(s)) · diag(s)⁻¹: what the model computes with once s is folded.
+// Q(W · diag(s)) · diag(s)⁻¹: what the model computes with once s is
+// folded. H is the Hessian of the unscaled inputs, for GPTQ.
 std::vector<float> fake_quantized(const std::vector<float>& W, int64_t rows, int64_t cols,
-                                  const std::vector<float>& s, const AwqOptions& o) {
+                                  const std::vector<float>& s, const std::vector<float>& H,
+                                  const AwqOptions& o) {
   std::vector<float> Ws(W.size());
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) Ws[r * cols + c] = W[r * cols + c] * s[c];
-  std::vector<float> q = dequantize(rtn_quantize(Ws.data(), rows, cols, {o.bits, o.group_size, o.symmetric}));
+  GptqOutput quantized;
+  if (o.search_with_gptq) {
+    std::vector<float> Hs(H.size());  // of the scaled inputs x / s
+    for (int64_t i = 0; i < cols; ++i)
+      for (int64_t j = 0; j < cols; ++j) Hs[i * cols + j] = H[i * cols + j] / (s[i] * s[j]);
+    quantized = gptq_quantize(Ws.data(), rows, cols, std::move(Hs), o.gptq);
+  } else {
+    quantized = rtn_quantize(Ws.data(), rows, cols, {o.bits, o.group_size, o.symmetric});
+  }
+  std::vector<float> q = dequantize(quantized);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) q[r * cols + c] /= s[c];
   return q;
@@ -268,7 +279,7 @@ double block_size(const ScalingGroup& group, CalibrationLayer& layer, const Stat
 struct SearchResult {
   std::vector<float> scales;
   double alpha = 0;  // -1: no scaling
-  double error = 0, rtn_error = 0;
+  double error = 0, unscaled_error = 0;
 };
 
 SearchResult search_scales(const ScalingGroup& group, CalibrationLayer& layer, const Statistics& st,
@@ -281,7 +292,7 @@ SearchResult search_scales(const ScalingGroup& group, CalibrationLayer& layer, c
   auto error_with = [&](const std::vector<float>& s) {
     for (const std::string& name : group.linears)
       layer.weight(name) = fake_quantized(original[name], layer.out_features(name),
-                                          layer.in_features(name), s, o);
+                                          layer.in_features(name), s, st.hessian[group.input], o);
     return block_error(group, layer, st, original, hidden, T);
   };
   // No scaling (s = 1, plain round-to-nearest) is a candidate too, so a
@@ -289,12 +300,12 @@ SearchResult search_scales(const ScalingGroup& group, CalibrationLayer& layer, c
   SearchResult best;
   best.scales.assign(x_mean.size(), 1.0f);
   best.alpha = -1;
-  best.error = best.rtn_error = error_with(best.scales);
+  best.error = best.unscaled_error = error_with(best.scales);
   for (int i = 0; i < o.grid; ++i) {
     const double alpha = double(i) / o.grid;
     std::vector<float> s = candidate_scales(x_mean, w_mean, alpha, o.duo_scaling);
     const double e = error_with(s);
-    if (std::isfinite(e) && !(e >= best.error)) best = {std::move(s), alpha, e, best.rtn_error};
+    if (std::isfinite(e) && !(e >= best.error)) best = {std::move(s), alpha, e, best.unscaled_error};
   }
   for (const std::string& name : group.linears) layer.weight(name) = std::move(original[name]);
   NIBBLE_CHECK(std::isfinite(best.error), "AWQ: the output error of ", group.linears[0],
@@ -425,10 +436,10 @@ TransformedLayer awq_transform(CalibrationLayer& layer, const std::vector<std::v
     const double size = block_size(group, layer, st, hidden.size());
     const SearchResult& f = found.back();
     char line[256];
-    std::snprintf(line, sizeof line, "awq %-40s alpha %-4s output error %.5f (rtn %.5f)",
+    std::snprintf(line, sizeof line, "awq %-40s alpha %-4s output error %.5f (unscaled %.5f)",
                   (group.prev.substr(0, group.prev.find(".weight")) + " -> " + join(group.linears)).c_str(),
                   f.alpha < 0 ? "none" : cat(f.alpha).c_str(), size > 0 ? f.error / size : 0.0,
-                  size > 0 ? f.rtn_error / size : 0.0);
+                  size > 0 ? f.unscaled_error / size : 0.0);
     t.notes.push_back(line);
   }
   for (size_t i = 0; i < groups.size(); ++i) fold(groups[i], found[i].scales, layer, t);

@@ -59,6 +59,11 @@ struct AwqOptions {
   // calibration sequence, k = total / search_tokens (0: all). The
   // statistics and the Hessian-based errors always use every token.
   int64_t search_tokens = 16384;
+  // The quantizer whose error the scale search measures: round-to-nearest
+  // (AWQ), or GPTQ with these options on the scaled inputs' Hessian
+  // (awq+gptq: scales chosen for the quantizer that will be used).
+  bool search_with_gptq = false;
+  GptqOptions gptq;
   bool clip = true;          // run the clipping search
   int clip_grid = 20;        // shrink steps of 1 / clip_grid ...
   double clip_max_shrink = 0.5;  // ... up to this fraction (exclusive)

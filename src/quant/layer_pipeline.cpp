@@ -117,6 +117,24 @@ void run_layer_pipeline(const io::ModelSource& source,
         p = values;
       }
     }
+    // AutoAWQ's convention: the next layer sees the full-precision outputs
+    // (the same with or without a transform's folded scales).
+    std::vector<std::vector<float>> next;
+    if (o.full_precision_inputs) {
+      const CalibrationLayer original(c, *source.weights, l);
+      next = x;
+      parallel_for(int64_t(n), [&](int64_t s0, int64_t s1) {
+        std::vector<float> xn(size_t(T * h)), a(size_t(T * std::max(qd, f)));
+        for (int64_t s = s0; s < s1; ++s) {
+          original.attn_input(next[s].data(), T, xn.data());
+          original.attention(xn.data(), T, a.data());
+          original.add_attn_output(a.data(), T, next[s].data());
+          original.mlp_input(next[s].data(), T, xn.data());
+          original.mlp_hidden(xn.data(), T, a.data());
+          original.add_mlp_output(a.data(), T, next[s].data());
+        }
+      });
+    }
     TransformedLayer transformed;
     if (!replaying && o.transform) {
       transformed = o.transform(layer, x, T);
@@ -207,6 +225,11 @@ void run_layer_pipeline(const io::ModelSource& source,
         result.reports.push_back(report);
         result.linears[prefix + name] = std::move(q);
       }
+    }
+    if (o.full_precision_inputs) {
+      x = std::move(next);
+      if (!replaying) on_layer(std::move(result));
+      continue;
     }
     // The quantized layer's outputs are the next layer's inputs.
     parallel_for(int64_t(n), [&](int64_t s0, int64_t s1) {

@@ -68,6 +68,9 @@ struct PipelineOptions {
   bool symmetric = false;
   int first_layer = 0;  // resume: layers before it are replayed from `replay`, not quantized
   LayerTransform transform;  // optional (AWQ)
+  // Feed each layer the full-precision outputs of the layers before it
+  // (AutoAWQ) instead of the quantized ones (GPTQ).
+  bool full_precision_inputs = false;
 };
 
 // Runs every layer from 0. For layers < first_layer, `replay(layer)` must
