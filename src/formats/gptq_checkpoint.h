@@ -1,14 +1,8 @@
-// Writes a GPTQ checkpoint in the AutoGPTQ/GPTQModel layout (specs/gptq.md
-// §6–§7) one decoder layer at a time, resumably:
-//   * each finished layer goes to OUT/.partial/layer-NNNN.safetensors
-//     (written atomically), so a killed run resumes at the first missing one;
-//   * OUT/.partial/journal.json records the source and options, and a
-//     resume with different ones is refused;
-//   * finish() assembles model.safetensors (or shards + index), copies the
-//     tokenizer files, writes quantize_config.json and, last, config.json
-//     with quantization_config: the directory only looks complete when it is.
-// Linears whose in/out features are not multiples of 32 cannot be packed and
-// are kept unquantized in the source dtype (reported in the log).
+// GPTQ checkpoints in the AutoGPTQ/GPTQModel layout (specs/gptq.md §6–§7),
+// written layer by layer and resumably by formats/checkpoint_writer.h:
+// qweight/qzeros/scales/g_idx per linear, quantize_config.json, and
+// quantization_config in config.json. Linears whose in/out features are not
+// multiples of 32 cannot be packed (the CLI refuses them).
 // With lm_head_bits, lm_head is quantized too ("lm_head": true), at its own
 // bit width when that differs from the layers' — declared the way GPTQModel
 // and vLLM read per-module overrides: "dynamic": {"+:lm_head": {"bits": 8}}.
@@ -17,9 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "formats/checkpoint_writer.h"
 #include "formats/gptq_codec.h"
-#include "io/model_source.h"
-#include "quant/layer_pipeline.h"
 
 namespace nibble::formats {
 
@@ -31,37 +24,39 @@ struct GptqExportConfig {
   bool static_groups = false;
   double damp = 0.01;
   int lm_head_bits = 0;  // 0: lm_head stays dense; else quantized (RTN) at these bits
-  std::string method = "gptq";        // what produced the codes: gptq, rtn, awq+gptq
+  std::string method = "gptq";        // what produced the codes: gptq, rtn, awq, awq+gptq
   nlohmann::json extra = nlohmann::json::object();  // e.g. calibration description
 };
 
-class GptqCheckpointWriter {
+// The GPTQ layout as a LinearCodec: symmetric checkpoints use
+// checkpoint_format "gptq" (zeros stored minus one), asymmetric ones "gptq_v2".
+class GptqLinearCodec : public LinearCodec {
  public:
-  GptqCheckpointWriter(const io::ModelSource& source, std::string out_dir, GptqExportConfig config,
-                       bool resume);
-
-  int layers_done() const { return layers_done_; }
-  void write_layer(const quant::LayerResult& layer);
-  quant::LayerResult read_layer(int layer) const;  // a finished layer, for replay
-  // The quantized lm_head (config.lm_head_bits), written like a layer.
-  bool has_lm_head() const;
-  void write_lm_head(const quant::GptqOutput& lm_head);
-  // Returns total bytes of the written weights.
-  size_t finish(size_t max_shard_bytes = size_t(4) << 30);
-
-  nlohmann::json quantization_config() const;
+  explicit GptqLinearCodec(GptqExportConfig config) : config_(std::move(config)) {}
+  nlohmann::json quantization_config() const override;
+  std::string config_file_name() const override { return "quantize_config.json"; }
+  std::vector<std::string> suffixes() const override { return {".qweight", ".qzeros", ".scales", ".g_idx"}; }
+  void encode(const std::string& prefix, const quant::GptqOutput& q, io::SafetensorsWriter& out) const override;
+  quant::GptqOutput decode(const std::string& prefix, const io::SafetensorsFile& in) const override;
+  double stored_bits(int64_t rows, int64_t cols, int64_t groups) const override;
 
  private:
-  std::string partial_path(int layer) const;
-  std::string lm_head_path() const;
-  const io::ModelSource& source_;
-  std::string out_, partial_;
+  ZeroFormat zero_format() const { return config_.symmetric ? ZeroFormat::v1 : ZeroFormat::v2; }
+  int bits_of(const std::string& prefix) const {
+    return prefix == "lm_head" && config_.lm_head_bits != 0 ? config_.lm_head_bits : config_.bits;
+  }
   GptqExportConfig config_;
-  int layers_done_ = 0;
 };
 
-// True if the linear `prefix` ("model.layers.0.mlp.up_proj") of this shape
-// is quantized in a GPTQ export.
+class GptqCheckpointWriter : public CheckpointWriter {
+ public:
+  GptqCheckpointWriter(const io::ModelSource& source, std::string out_dir, GptqExportConfig config,
+                       bool resume)
+      : CheckpointWriter(source, std::move(out_dir), std::make_unique<GptqLinearCodec>(config),
+                         config.extra, resume) {}
+};
+
+// True if a linear of this shape is quantized in a GPTQ export.
 bool gptq_exportable(int64_t in_features, int64_t out_features);
 
 }  // namespace nibble::formats

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/half.h"
 #include "formats/bit_packing.h"
+#include "formats/tensor_checks.h"
 
 namespace nibble::formats {
 
@@ -42,14 +43,6 @@ GptqTensors encode_gptq(const quant::GptqOutput& q, int bits, ZeroFormat zeros) 
   return t;
 }
 
-namespace {
-void expect(const TensorView& t, DType dtype, std::vector<int64_t> shape, const std::string& name) {
-  TensorView want;
-  want.shape = shape;
-  NIBBLE_CHECK(t.dtype == dtype && t.shape == shape, name, ": expected ", dtype_name(dtype), " ",
-               want.shape_string(), ", found ", dtype_name(t.dtype), " ", t.shape_string());
-}
-}  // namespace
 
 quant::GptqOutput decode_gptq(const std::string& prefix, const TensorView& qweight,
                               const TensorView& qzeros, const TensorView& scales,
@@ -62,10 +55,10 @@ quant::GptqOutput decode_gptq(const std::string& prefix, const TensorView& qweig
   const int64_t K = qweight.dim(0) / bits * 32;
   NIBBLE_CHECK(N % 32 == 0 && G >= 1 && G <= K, prefix, ": ", N, " outputs and ", G,
                " groups do not fit GPTQ packing");
-  expect(qweight, DType::I32, {K / 32 * bits, N}, prefix + ".qweight");
-  expect(qzeros, DType::I32, {G, N / 32 * bits}, prefix + ".qzeros");
-  expect(scales, DType::F16, {G, N}, prefix + ".scales");
-  if (g_idx) expect(*g_idx, DType::I32, {K}, prefix + ".g_idx");
+  expect_tensor(qweight, DType::I32, {K / 32 * bits, N}, prefix + ".qweight");
+  expect_tensor(qzeros, DType::I32, {G, N / 32 * bits}, prefix + ".qzeros");
+  expect_tensor(scales, DType::F16, {G, N}, prefix + ".scales");
+  if (g_idx) expect_tensor(*g_idx, DType::I32, {K}, prefix + ".g_idx");
 
   quant::GptqOutput q;
   q.rows = N;

@@ -1,7 +1,9 @@
 // Picks how each linear of a checkpoint becomes a runtime Linear, from the
 // checkpoint's quantization_config: dense weights, or GPTQ tensors
-// (qweight/qzeros/scales/g_idx) decoded to the canonical grid and repacked
-// for the integer kernels.
+// (qweight/qzeros/scales/g_idx) or AutoAWQ GEMM/GEMV tensors
+// (qweight/qzeros/scales; quant_method "awq", or an older checkpoint's
+// quant_config.json) decoded to the canonical grid and repacked for the
+// integer kernels.
 #pragma once
 
 #include "io/model_source.h"

@@ -37,6 +37,23 @@ CalibrationLayer::CalibrationLayer(const io::ModelConfig& c, const io::WeightSto
       biases_[name] = to_f32(store.get(p + name + ".bias"));
 }
 
+const std::vector<float>* CalibrationLayer::find_parameter(const std::string& name) const {
+  if (name == "input_layernorm.weight") return &attn_norm_;
+  if (name == "post_attention_layernorm.weight") return &mlp_norm_;
+  const std::string suffix = ".bias";
+  if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    auto b = biases_.find(name.substr(0, name.size() - suffix.size()));
+    if (b != biases_.end()) return &b->second;
+  }
+  return nullptr;
+}
+
+std::vector<float>& CalibrationLayer::parameter(const std::string& name) {
+  const std::vector<float>* p = find_parameter(name);
+  NIBBLE_CHECK(p, "decoder layer has no parameter '", name, "'");
+  return *const_cast<std::vector<float>*>(p);
+}
+
 int64_t CalibrationLayer::out_features(const std::string& n) const {
   if (n == "self_attn.q_proj") return config_.q_dim();
   if (n == "self_attn.k_proj" || n == "self_attn.v_proj") return config_.kv_dim();

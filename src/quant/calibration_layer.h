@@ -24,6 +24,11 @@ class CalibrationLayer {
   // f32 weights [out, in] of a linear ("self_attn.q_proj", ...); the
   // quantizer replaces them with their dequantized values.
   std::vector<float>& weight(const std::string& linear) { return weights_.at(linear); }
+  // A 1-D parameter by its name under "model.layers.N." — the norm weights
+  // ("input_layernorm.weight", "post_attention_layernorm.weight") and the
+  // biases ("self_attn.v_proj.bias") — which AWQ rescales.
+  std::vector<float>& parameter(const std::string& name);
+  bool has_parameter(const std::string& name) const { return find_parameter(name) != nullptr; }
   int64_t out_features(const std::string& linear) const;
   int64_t in_features(const std::string& linear) const;
 
@@ -36,6 +41,7 @@ class CalibrationLayer {
   void add_mlp_output(const float* act, int64_t T, float* x) const;   // x += down(act)
 
  private:
+  const std::vector<float>* find_parameter(const std::string& name) const;
   void linear(const std::string& name, const float* X, int64_t T, float* Y, bool accumulate) const;
   io::ModelConfig config_;
   model::Rope rope_;

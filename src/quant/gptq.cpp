@@ -141,4 +141,14 @@ GptqOutput gptq_quantize(const float* W_in, int64_t rows, int64_t cols, std::vec
   return out;
 }
 
+std::vector<float> dequantize(const GptqOutput& q) {
+  std::vector<float> out(size_t(q.rows * q.cols));
+  for (int64_t r = 0; r < q.rows; ++r)
+    for (int64_t c = 0; c < q.cols; ++c) {
+      const int64_t t = r * q.groups + q.g_idx[c];
+      out[r * q.cols + c] = q.scales[t] * (float(q.codes[r * q.cols + c]) - q.zeros[t]);
+    }
+  return out;
+}
+
 }  // namespace nibble::quant

@@ -43,6 +43,9 @@ struct GptqOutput {
 GptqOutput gptq_quantize(const float* W, int64_t rows, int64_t cols, std::vector<float> H,
                          const GptqOptions& options);
 
+// Dequantized weights of a quantized linear, row-major [rows, cols].
+std::vector<float> dequantize(const GptqOutput& q);
+
 // Upper Cholesky factor U of H⁻¹ (H⁻¹ = Uᵀ U), row-major; false if H is not
 // positive definite. Exposed for tests.
 bool inverse_cholesky_upper(std::vector<float>& H, int64_t n);

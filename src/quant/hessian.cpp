@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include "core/error.h"
+#include "core/parallel.h"
 
 namespace nibble::quant {
 
@@ -36,6 +37,28 @@ std::vector<float> HessianAccumulator::sum_of_squares() const {
   std::vector<float> d(static_cast<size_t>(cols_));
   for (int64_t i = 0; i < cols_; ++i) d[i] = sum_[i * cols_ + i];
   return d;
+}
+
+double weighted_square_norm(const std::vector<float>& A, int64_t rows, int64_t cols,
+                            const std::vector<float>& H) {
+  NIBBLE_CHECK(A.size() == size_t(rows * cols) && H.size() == size_t(cols * cols),
+               "weighted_square_norm: sizes do not match ", rows, " x ", cols);
+  // Σ_r (A H)[r, :] · A[r, :], rows split over threads; per-row sums are
+  // added in row order so the result does not depend on the split.
+  std::vector<double> per_row(static_cast<size_t>(rows));
+  parallel_for(rows, [&](int64_t r0, int64_t r1) {
+    std::vector<float> AH(size_t((r1 - r0) * cols));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(r1 - r0), int(cols), int(cols), 1.0f,
+                &A[r0 * cols], int(cols), H.data(), int(cols), 0.0f, AH.data(), int(cols));
+    for (int64_t r = r0; r < r1; ++r) {
+      double s = 0;
+      for (int64_t c = 0; c < cols; ++c) s += double(AH[(r - r0) * cols + c]) * A[r * cols + c];
+      per_row[r] = s;
+    }
+  });
+  double total = 0;
+  for (double s : per_row) total += s;
+  return total;
 }
 
 }  // namespace nibble::quant

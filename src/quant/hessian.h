@@ -27,4 +27,10 @@ class HessianAccumulator {
   std::vector<float> sum_;  // Σ x xᵀ, upper triangle filled
 };
 
+// tr(A H Aᵀ) for A (rows x cols) and H (cols x cols), both row-major: with H
+// from an accumulator, proportional to ‖A X‖² summed over the calibration
+// inputs X — the output error of a weight change A, without running X.
+double weighted_square_norm(const std::vector<float>& A, int64_t rows, int64_t cols,
+                            const std::vector<float>& H);
+
 }  // namespace nibble::quant

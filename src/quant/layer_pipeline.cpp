@@ -2,13 +2,14 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 
 #include "core/error.h"
 #include "core/parallel.h"
 #include "quant/calibration_layer.h"
-#include "quant/group_params.h"
+#include "quant/rtn.h"
 
 namespace nibble::quant {
 
@@ -22,17 +23,40 @@ const std::vector<std::vector<std::string>> kTrueSequentialGroups = {
 
 std::vector<float> rtn_dequantized(const std::vector<float>& W, int64_t rows, int64_t cols,
                                    const PipelineOptions& o) {
-  const int64_t g = o.group_size <= 0 ? cols : o.group_size;
-  const int maxq = (1 << o.bits) - 1;
+  return dequantize(rtn_quantize(W.data(), rows, cols, {o.bits, o.group_size, o.symmetric}));
+}
+
+// W with each (row, group) clamped to [−m, m] for its m in clip (rows x groups).
+std::vector<float> clamped(const std::vector<float>& W, int64_t rows, int64_t cols, int64_t g,
+                           const std::vector<float>& clip) {
+  const int64_t groups = (cols + g - 1) / g;
+  NIBBLE_CHECK(clip.size() == size_t(rows * groups), "clipping maxima: ", clip.size(), " for ", rows,
+               " x ", groups, " groups");
   std::vector<float> out(W.size());
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c0 = 0; c0 < cols; c0 += g) {
-      const int64_t n = std::min(g, cols - c0);
-      const GroupParams p = fit_group(&W[r * cols + c0], n, o.bits, o.symmetric);
-      for (int64_t c = c0; c < c0 + n; ++c)
-        out[r * cols + c] = p.scale * (float(quantize_value(W[r * cols + c], p, maxq)) - p.zero);
+    for (int64_t c = 0; c < cols; ++c) {
+      const float m = clip[r * groups + c / g];
+      out[r * cols + c] = std::clamp(W[r * cols + c], -m, m);
     }
   return out;
+}
+
+// diag(row) · A · diag(1 / col): a transformed linear back in the original basis.
+std::vector<float> unscaled(std::vector<float> A, int64_t rows, int64_t cols,
+                            const std::vector<float>* row, const std::vector<float>* col) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      float& a = A[r * cols + c];
+      if (row) a *= (*row)[r];
+      if (col) a /= (*col)[c];
+    }
+  return A;
+}
+
+template <class Map>
+const typename Map::mapped_type* find_or_null(const Map& m, const std::string& key) {
+  auto it = m.find(key);
+  return it == m.end() ? nullptr : &it->second;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
@@ -41,31 +65,12 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 
 }  // namespace
 
-std::vector<float> dequantize(const GptqOutput& q) {
-  std::vector<float> out(size_t(q.rows * q.cols));
-  for (int64_t r = 0; r < q.rows; ++r)
-    for (int64_t c = 0; c < q.cols; ++c) {
-      const int64_t t = r * q.groups + q.g_idx[c];
-      out[r * q.cols + c] = q.scales[t] * (float(q.codes[r * q.cols + c]) - q.zeros[t]);
-    }
-  return out;
-}
-
 double relative_output_error(const std::vector<float>& W, const std::vector<float>& What,
                              int64_t rows, int64_t cols, const std::vector<float>& H) {
-  // tr(A H Aᵀ) = Σ (A H) ∘ A, for A = W − Ŵ and A = W.
-  auto quadratic = [&](const std::vector<float>& A) {
-    std::vector<float> AH(A.size());
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(cols), int(cols), 1.0f,
-                A.data(), int(cols), H.data(), int(cols), 0.0f, AH.data(), int(cols));
-    double s = 0;
-    for (size_t i = 0; i < A.size(); ++i) s += double(AH[i]) * A[i];
-    return s;
-  };
   std::vector<float> D(W.size());
   for (size_t i = 0; i < W.size(); ++i) D[i] = W[i] - What[i];
-  const double base = quadratic(W);
-  return base > 0 ? quadratic(D) / base : 0;
+  const double base = weighted_square_norm(W, rows, cols, H);
+  return base > 0 ? weighted_square_norm(D, rows, cols, H) / base : 0;
 }
 
 void run_layer_pipeline(const io::ModelSource& source,
@@ -107,6 +112,36 @@ void run_layer_pipeline(const io::ModelSource& source,
       result = replay(l);
       for (const char* name : kLayerLinears)
         layer.weight(name) = dequantize(result.linears.at(prefix + name));
+      for (const auto& [name, values] : result.parameters) {
+        std::vector<float>& p = layer.parameter(name.substr(prefix.size()));
+        NIBBLE_CHECK(p.size() == values.size(), name, ": ", values.size(), " values, expected ", p.size());
+        p = values;
+      }
+    }
+    // AutoAWQ's convention: the next layer sees the full-precision outputs
+    // (the same with or without a transform's folded scales).
+    std::vector<std::vector<float>> next;
+    if (o.full_precision_inputs) {
+      const CalibrationLayer original(c, *source.weights, l);
+      next = x;
+      parallel_for(int64_t(n), [&](int64_t s0, int64_t s1) {
+        std::vector<float> xn(size_t(T * h)), a(size_t(T * std::max(qd, f)));
+        for (int64_t s = s0; s < s1; ++s) {
+          original.attn_input(next[s].data(), T, xn.data());
+          original.attention(xn.data(), T, a.data());
+          original.add_attn_output(a.data(), T, next[s].data());
+          original.mlp_input(next[s].data(), T, xn.data());
+          original.mlp_hidden(xn.data(), T, a.data());
+          original.add_mlp_output(a.data(), T, next[s].data());
+        }
+      });
+    }
+    TransformedLayer transformed;
+    if (!replaying && o.transform) {
+      transformed = o.transform(layer, x, T);
+      for (const std::string& name : transformed.changed_parameters)
+        result.parameters[prefix + name] = layer.parameter(name);
+      result.notes = transformed.notes;
     }
 
     for (size_t stage = 0; stage < kTrueSequentialGroups.size(); ++stage) {
@@ -163,22 +198,40 @@ void run_layer_pipeline(const io::ModelSource& source,
         const auto start = std::chrono::steady_clock::now();
         std::vector<float>& W = layer.weight(name);
         const int64_t rows = layer.out_features(name), cols = layer.in_features(name);
-        GptqOutput q = method(prefix + name, W, rows, cols, hessian.get());
+        const std::vector<float>* clip = find_or_null(transformed.clip, name);
+        GptqOutput q = method(prefix + name,
+                              clip ? clamped(W, rows, cols, o.group_size <= 0 ? cols : o.group_size, *clip) : W,
+                              rows, cols, hessian.get());
         if (q.codes.empty()) continue;  // a method that only observes (nibble imatrix): W stays float
         std::vector<float> What = dequantize(q);
         LinearReport report;
         report.name = prefix + name;
         report.warnings = q.warnings;
         if (hessian) {
-          report.relative_error = relative_output_error(W, What, rows, cols, H);
+          // In the original basis (before a transform's scaling), so that the
+          // comparison is with round-to-nearest of the original weights.
+          const std::vector<float>* row = find_or_null(transformed.row_scales, name);
+          const std::vector<float>* col = find_or_null(transformed.col_scales, name);
+          std::vector<float> H0 = H;
+          if (col)
+            for (int64_t i = 0; i < cols; ++i)
+              for (int64_t j = 0; j < cols; ++j) H0[i * cols + j] *= (*col)[i] * (*col)[j];
+          const std::vector<float> W0 = unscaled(W, rows, cols, row, col);
+          report.relative_error =
+              relative_output_error(W0, unscaled(What, rows, cols, row, col), rows, cols, H0);
           report.rtn_relative_error =
-              relative_output_error(W, rtn_dequantized(W, rows, cols, o), rows, cols, H);
+              relative_output_error(W0, rtn_dequantized(W0, rows, cols, o), rows, cols, H0);
         }
         W = std::move(What);  // later stages see the quantized linear
         report.seconds = seconds_since(start);
         result.reports.push_back(report);
         result.linears[prefix + name] = std::move(q);
       }
+    }
+    if (o.full_precision_inputs) {
+      x = std::move(next);
+      if (!replaying) on_layer(std::move(result));
+      continue;
     }
     // The quantized layer's outputs are the next layer's inputs.
     parallel_for(int64_t(n), [&](int64_t s0, int64_t s1) {

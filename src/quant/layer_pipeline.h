@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "io/model_source.h"
+#include "quant/calibration_layer.h"
 #include "quant/gptq.h"
 #include "quant/hessian.h"
 
@@ -36,14 +37,41 @@ struct LinearReport {
 struct LayerResult {
   int layer = 0;
   std::map<std::string, GptqOutput> linears;  // by full prefix
+  // 1-D tensors a transform changed, by full name ("model.layers.3.input_layernorm.weight"):
+  // AWQ's folded norms. A checkpoint stores them in place of the source's.
+  std::map<std::string, std::vector<float>> parameters;
   std::vector<LinearReport> reports;
+  std::vector<std::string> notes;  // the transform's account of itself, one line each
 };
+
+// What a layer transform (AWQ, quant/awq.h) did to a layer before its
+// linears are quantized. A transform keeps the layer's function: a linear
+// becomes W' = diag(1 / row_scale) · W · diag(col_scale), and the inverse
+// scales are folded into the operator before it (a norm or another linear).
+struct TransformedLayer {
+  // By linear ("mlp.down_proj"); a linear not listed is unscaled.
+  std::map<std::string, std::vector<float>> col_scales, row_scales;
+  // By linear: the largest |w| allowed per (row, group), rows x groups;
+  // weights are clamped to it before quantizing (AWQ's clipping search).
+  std::map<std::string, std::vector<float>> clip;
+  std::vector<std::string> changed_parameters;  // "input_layernorm.weight", ...
+  std::vector<std::string> notes;
+};
+
+// Called once per newly quantized layer, before its linears are quantized,
+// with the layer's calibration inputs (one T x hidden block per sequence).
+using LayerTransform = std::function<TransformedLayer(
+    CalibrationLayer& layer, const std::vector<std::vector<float>>& hidden, int64_t tokens)>;
 
 struct PipelineOptions {
   int bits = 4;
   int group_size = 128;
   bool symmetric = false;
   int first_layer = 0;  // resume: layers before it are replayed from `replay`, not quantized
+  LayerTransform transform;  // optional (AWQ)
+  // Feed each layer the full-precision outputs of the layers before it
+  // (AutoAWQ) instead of the quantized ones (GPTQ).
+  bool full_precision_inputs = false;
 };
 
 // Runs every layer from 0. For layers < first_layer, `replay(layer)` must
@@ -55,9 +83,6 @@ void run_layer_pipeline(const io::ModelSource& source,
                         const PipelineOptions& options, const LinearMethod& method,
                         const std::function<LayerResult(int)>& replay,
                         const std::function<void(LayerResult&&)>& on_layer);
-
-// Dequantized weights of a quantized linear, row-major [rows, cols].
-std::vector<float> dequantize(const GptqOutput& q);
 
 // ‖(W − Ŵ)X‖² / ‖WX‖² from the Hessian of X (which is proportional to XᵀX).
 double relative_output_error(const std::vector<float>& W, const std::vector<float>& What,

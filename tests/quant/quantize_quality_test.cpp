@@ -1,5 +1,5 @@
-// GPTQ against round-to-nearest on the bundled model: every linear's output
-// error, and perplexity on the held-out eval text at 4 and 3 bits.
+// GPTQ and AWQ against round-to-nearest on the bundled model: every linear's
+// output error, and perplexity on the held-out eval text at 4 and 3 bits.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -24,10 +24,10 @@ std::string quantize(const std::string& args, std::string* log = nullptr) {
   return out;
 }
 
-double perplexity(const std::string& model) {
+double perplexity(const std::string& model, const std::string& args = "") {
   std::string out;
   EXPECT_EQ(test::run_command(test::cli_path() + " ppl -m " + model + " -f " +
-                                  test::testdata("kjv/eval.txt") + " --ctx 256",
+                                  test::testdata("kjv/eval.txt") + " --ctx 256 " + args,
                               &out),
             0)
       << out;
@@ -68,6 +68,19 @@ TEST(QuantizeQuality, GptqClosesHalfOfRtnsGapAt3Bits) {
   EXPECT_LT(gptq, rtn);
   EXPECT_LE(gptq - bf16, 0.5 * (rtn - bf16));
 }
+
+// On the first 80 windows of the eval text, with 16 calibration windows of
+// 256 tokens: a quick run that keeps AWQ's ordering against RTN.
+void check_awq_beats_rtn(int bits) {
+  const std::string grid = " --bits " + std::to_string(bits) + " --group-size 128";
+  const double rtn = perplexity(quantize("--method rtn" + grid), "--max-windows 80");
+  const double awq = perplexity(quantize("--method awq --nsamples 16 --seqlen 256" + grid), "--max-windows 80");
+  std::printf("first 80 windows: rtn w%dg128 %.4f, awq w%dg128 %.4f\n", bits, rtn, bits, awq);
+  EXPECT_LT(awq, rtn);
+}
+
+TEST(QuantizeQuality, AwqBeatsRtnAt4BitsPerplexity) { check_awq_beats_rtn(4); }
+TEST(QuantizeQuality, AwqBeatsRtnAt3BitsPerplexity) { check_awq_beats_rtn(3); }
 
 }  // namespace
 }  // namespace nibble
