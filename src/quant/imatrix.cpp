@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "io/gguf.h"
+#include "io/gguf_model.h"
 #include "quant/calibration_layer.h"
 #include "quant/layer_pipeline.h"
 
@@ -156,19 +157,10 @@ void write_imatrix(const std::string& path, const Imatrix& m) {
 }
 
 std::string gguf_linear_name(const std::string& hf_name) {
-  static const std::map<std::string, std::string, std::less<>> kNames = {
-      {"self_attn.q_proj", "attn_q"}, {"self_attn.k_proj", "attn_k"},  {"self_attn.v_proj", "attn_v"},
-      {"self_attn.o_proj", "attn_output"}, {"mlp.gate_proj", "ffn_gate"}, {"mlp.up_proj", "ffn_up"},
-      {"mlp.down_proj", "ffn_down"}};
-  const std::string prefix = "model.layers.";
-  const size_t dot = hf_name.find('.', prefix.size());
-  if (hf_name.compare(0, prefix.size(), prefix) == 0 && dot != std::string::npos) {
-    const std::string layer = hf_name.substr(prefix.size(), dot - prefix.size());
-    const auto it = kNames.find(hf_name.substr(dot + 1));
-    if (!layer.empty() && layer.find_first_not_of("0123456789") == std::string::npos && it != kNames.end())
-      return "blk." + layer + "." + it->second + ".weight";
-  }
-  fail(hf_name, " is not a Llama decoder linear (model.layers.N.{self_attn,mlp}.*_proj)");
+  const std::optional<std::string> name = io::gguf_name_for(hf_name + ".weight");
+  NIBBLE_CHECK(name && name->starts_with("blk.") && hf_name.ends_with("_proj"), hf_name,
+               " is not a Llama decoder linear (model.layers.N.{self_attn,mlp}.*_proj)");
+  return *name;
 }
 
 Imatrix compute_imatrix(const io::ModelSource& source, const std::vector<std::vector<int>>& calibration) {
