@@ -48,19 +48,29 @@ int64_t shape_numel(const std::vector<int64_t>& shape) {
   return n;
 }
 
+namespace {
+
+// Element i of a 16-bit array that may sit at any address: safetensors
+// packs tensors without alignment, so a view can start at an odd byte.
+uint16_t load_u16(const void* src, size_t i) {
+  uint16_t v;
+  std::memcpy(&v, static_cast<const uint8_t*>(src) + 2 * i, 2);
+  return v;
+}
+
+}  // namespace
+
 void convert_to_f32(DType t, const void* src, float* dst, size_t n) {
   switch (t) {
     case DType::F32:
       std::memcpy(dst, src, n * 4);
       return;
     case DType::BF16: {
-      const auto* s = static_cast<const uint16_t*>(src);
-      for (size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(s[i]);
+      for (size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(load_u16(src, i));
       return;
     }
     case DType::F16: {
-      const auto* s = static_cast<const uint16_t*>(src);
-      for (size_t i = 0; i < n; ++i) dst[i] = f16_to_f32(s[i]);
+      for (size_t i = 0; i < n; ++i) dst[i] = f16_to_f32(load_u16(src, i));
       return;
     }
     default:

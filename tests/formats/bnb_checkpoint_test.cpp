@@ -47,20 +47,21 @@ std::string quantize_bundled(const std::string& args, const std::string& tag) {
 
 // The spec's dequantization (§3 step 6, §4 step 3), straight from the tensors.
 std::vector<float> decode_4bit(const io::WeightStore& s, const std::string& w, int64_t n, bool dq) {
-  const float* map = data_of<float>(s.get(w + ".quant_map"));
+  // Float tensors are copied out: safetensors does not align them.
+  const std::vector<float> map = to_f32(s.get(w + ".quant_map"));
   const uint8_t* packed = data_of<uint8_t>(s.get(w));
   std::vector<float> out(static_cast<size_t>(n));
   float offset = 0;
-  const float *nested_map = nullptr, *nested_absmax = nullptr, *absmax_f32 = nullptr;
+  std::vector<float> nested_map, nested_absmax, absmax_f32;
   const uint8_t* absmax_u8 = nullptr;
   if (dq) {
     const TensorView& state = s.get(w + ".quant_state.bitsandbytes__nf4");
     offset = json::parse(std::string(data_of<char>(state), state.nbytes))["nested_offset"].get<float>();
-    nested_map = data_of<float>(s.get(w + ".nested_quant_map"));
-    nested_absmax = data_of<float>(s.get(w + ".nested_absmax"));
+    nested_map = to_f32(s.get(w + ".nested_quant_map"));
+    nested_absmax = to_f32(s.get(w + ".nested_absmax"));
     absmax_u8 = data_of<uint8_t>(s.get(w + ".absmax"));
   } else {
-    absmax_f32 = data_of<float>(s.get(w + ".absmax"));
+    absmax_f32 = to_f32(s.get(w + ".absmax"));
   }
   for (int64_t i = 0; i < n; ++i) {
     const int code = i % 2 == 0 ? packed[i / 2] >> 4 : packed[i / 2] & 15;
