@@ -10,12 +10,13 @@
 #include <string_view>
 #include <vector>
 
+#include "tokenizer/utf8.h"  // append_utf8
+
 namespace nibble::tokenizer::jinja {
 
 // Decodes the code point at text[i] and advances i. A byte that does not start
 // a valid UTF-8 sequence is returned as itself (0x80..0xFF) and skips one byte.
 char32_t next_code_point(std::string_view text, size_t& i);
-void append_utf8(std::string& out, char32_t cp);
 size_t count_code_points(std::string_view text);
 // The code points of `text`, each as its own UTF-8 string.
 std::vector<std::string> split_code_points(std::string_view text);
