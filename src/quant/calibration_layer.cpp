@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -102,23 +103,29 @@ void CalibrationLayer::attention(const float* xn, int64_t T, float* att) const {
     rope_.apply(&q[t * qd], heads, int(t));
     rope_.apply(&k[t * kvd], kv_heads, int(t));
   }
-  // Per head: scores = Q Kᵀ / sqrt(d) with a causal mask, softmax by row, out = P V.
+  // Per head: scores = Q Kᵀ / sqrt(d) with a causal mask, softmax by row,
+  // out = P V. Queries go in blocks of kQueryBlock rows, each against only
+  // the keys it can see, which skips most of the masked half.
+  constexpr int64_t kQueryBlock = 128;
   const int group = heads / kv_heads;
   const float scale = 1.0f / std::sqrt(float(hd));
-  std::vector<float> scores(size_t(T * T));
+  std::vector<float> scores(size_t(std::min(T, kQueryBlock) * T));
   for (int head = 0; head < heads; ++head) {
-    const float* qh = &q[size_t(head) * hd];
     const float* kh = &k[size_t(head / group) * hd];
     const float* vh = &v[size_t(head / group) * hd];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(T), int(T), hd, scale, qh, int(qd), kh,
-                int(kvd), 0.0f, scores.data(), int(T));
-    for (int64_t t = 0; t < T; ++t) {
-      float* row = &scores[t * T];
-      model::softmax(row, t + 1);
-      std::fill(row + t + 1, row + T, 0.0f);
+    for (int64_t t0 = 0; t0 < T; t0 += kQueryBlock) {
+      const int64_t rows = std::min(kQueryBlock, T - t0), keys = t0 + rows;
+      const float* qh = &q[size_t(t0 * qd + head * hd)];
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(keys), hd, scale, qh, int(qd), kh,
+                  int(kvd), 0.0f, scores.data(), int(keys));
+      for (int64_t r = 0; r < rows; ++r) {
+        float* row = &scores[r * keys];
+        model::softmax(row, t0 + r + 1);
+        std::fill(row + t0 + r + 1, row + keys, 0.0f);
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), hd, int(keys), 1.0f, scores.data(),
+                  int(keys), vh, int(kvd), 0.0f, att + size_t(t0 * qd + head * hd), int(qd));
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(T), hd, int(T), 1.0f, scores.data(),
-                int(T), vh, int(kvd), 0.0f, att + size_t(head) * hd, int(qd));
   }
 }
 

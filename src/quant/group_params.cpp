@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/half.h"
+#include "kernels/grid_error.h"
 
 namespace nibble::quant {
 
@@ -45,16 +46,12 @@ GroupParams fit_group_search(const float* w, int64_t n, int bits, bool symmetric
   }
   const int maxq = (1 << bits) - 1;
   GroupParams best = fit_group_range(xmin, xmax, bits, symmetric);
-  double best_err = -1;
+  float best_err = -1;
   const int steps = std::max(1, int(max_shrink * grid));
   for (int i = 0; i < steps; ++i) {
     const float p = 1.0f - float(i) / float(grid);
     const GroupParams g = fit_group_range(p * xmin, p * xmax, bits, symmetric);
-    double err = 0;
-    for (int64_t j = 0; j < n; ++j) {
-      const float d = g.scale * (float(quantize_value(w[j], g, maxq)) - g.zero) - w[j];
-      err += norm == 2.0 ? double(d) * double(d) : std::pow(std::abs(double(d)), norm);
-    }
+    const float err = kernels::grid_error(w, n, g.scale, g.zero, float(maxq), float(norm));
     if (best_err < 0 || err < best_err) best_err = err, best = g;
   }
   return best;

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "core/parallel.h"
 #include "quant/calibration_layer.h"
 #include "quant/rtn.h"
@@ -65,12 +66,17 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 
 }  // namespace
 
-double relative_output_error(const std::vector<float>& W, const std::vector<float>& What,
-                             int64_t rows, int64_t cols, const std::vector<float>& H) {
-  std::vector<float> D(W.size());
-  for (size_t i = 0; i < W.size(); ++i) D[i] = W[i] - What[i];
+std::vector<double> relative_output_errors(const std::vector<float>& W,
+                                           const std::vector<std::vector<float>>& approximations,
+                                           int64_t rows, int64_t cols, const std::vector<float>& H) {
   const double base = weighted_square_norm(W, rows, cols, H);
-  return base > 0 ? weighted_square_norm(D, rows, cols, H) / base : 0;
+  std::vector<double> errors;
+  std::vector<float> D(W.size());
+  for (const std::vector<float>& What : approximations) {
+    for (size_t i = 0; i < W.size(); ++i) D[i] = W[i] - What[i];
+    errors.push_back(base > 0 ? weighted_square_norm(D, rows, cols, H) / base : 0);
+  }
+  return errors;
 }
 
 void run_layer_pipeline(const io::ModelSource& source,
@@ -98,6 +104,10 @@ void run_layer_pipeline(const io::ModelSource& source,
     source.weights->release("model.embed_tokens.weight");
   }
   std::vector<std::vector<float>> att(n);
+  // down_proj's inputs from stage 3, kept in bf16 for the layer's output pass
+  // (as f32 they would be the largest allocation: 2.75x the hidden states
+  // for Llama shapes), so gate and up do not run twice.
+  std::vector<std::vector<uint16_t>> mlp_hidden(n);
   // Parallelism comes from splitting the sequences over threads; BLAS runs
   // single-threaded inside each (its own threads would fight OpenMP's).
   openblas_set_num_threads(1);
@@ -181,6 +191,8 @@ void run_layer_pipeline(const io::ModelSource& source,
               act.resize(size_t(T * f));
               layer.mlp_input(x[s].data(), T, xn.data());
               layer.mlp_hidden(xn.data(), T, act.data());
+              mlp_hidden[s].resize(act.size());
+              for (size_t i = 0; i < act.size(); ++i) mlp_hidden[s][i] = f32_to_bf16(act[i]);
               input = act.data();
               break;
           }
@@ -212,15 +224,18 @@ void run_layer_pipeline(const io::ModelSource& source,
           // comparison is with round-to-nearest of the original weights.
           const std::vector<float>* row = find_or_null(transformed.row_scales, name);
           const std::vector<float>* col = find_or_null(transformed.col_scales, name);
-          std::vector<float> H0 = H;
-          if (col)
+          std::vector<float> scaled_H;
+          if (col) {
+            scaled_H = H;
             for (int64_t i = 0; i < cols; ++i)
-              for (int64_t j = 0; j < cols; ++j) H0[i * cols + j] *= (*col)[i] * (*col)[j];
+              for (int64_t j = 0; j < cols; ++j) scaled_H[i * cols + j] *= (*col)[i] * (*col)[j];
+          }
+          const std::vector<float>& H0 = col ? scaled_H : H;
           const std::vector<float> W0 = unscaled(W, rows, cols, row, col);
-          report.relative_error =
-              relative_output_error(W0, unscaled(What, rows, cols, row, col), rows, cols, H0);
-          report.rtn_relative_error =
-              relative_output_error(W0, rtn_dequantized(W0, rows, cols, o), rows, cols, H0);
+          const std::vector<double> errors = relative_output_errors(
+              W0, {unscaled(What, rows, cols, row, col), rtn_dequantized(W0, rows, cols, o)}, rows, cols, H0);
+          report.relative_error = errors[0];
+          report.rtn_relative_error = errors[1];
         }
         W = std::move(What);  // later stages see the quantized linear
         report.seconds = seconds_since(start);
@@ -230,15 +245,21 @@ void run_layer_pipeline(const io::ModelSource& source,
     }
     if (o.full_precision_inputs) {
       x = std::move(next);
+      for (auto& cached : mlp_hidden) std::vector<uint16_t>().swap(cached);
       if (!replaying) on_layer(std::move(result));
       continue;
     }
-    // The quantized layer's outputs are the next layer's inputs.
+    // The quantized layer's outputs are the next layer's inputs (the last
+    // layer's are not needed).
+    if (l + 1 == c.num_layers) {
+      if (!replaying) on_layer(std::move(result));
+      break;
+    }
     parallel_for(int64_t(n), [&](int64_t s0, int64_t s1) {
-      std::vector<float> xn(size_t(T * h)), act(size_t(T * f));
+      std::vector<float> act(size_t(T * f));
       for (int64_t s = s0; s < s1; ++s) {
-        layer.mlp_input(x[s].data(), T, xn.data());
-        layer.mlp_hidden(xn.data(), T, act.data());
+        for (size_t i = 0; i < act.size(); ++i) act[i] = bf16_to_f32(mlp_hidden[s][i]);
+        std::vector<uint16_t>().swap(mlp_hidden[s]);
         layer.add_mlp_output(act.data(), T, x[s].data());
       }
     });

@@ -84,8 +84,10 @@ void run_layer_pipeline(const io::ModelSource& source,
                         const std::function<LayerResult(int)>& replay,
                         const std::function<void(LayerResult&&)>& on_layer);
 
-// ‖(W − Ŵ)X‖² / ‖WX‖² from the Hessian of X (which is proportional to XᵀX).
-double relative_output_error(const std::vector<float>& W, const std::vector<float>& What,
-                             int64_t rows, int64_t cols, const std::vector<float>& H);
+// ‖(W − Ŵ)X‖² / ‖WX‖² for each Ŵ in `approximations`, from the Hessian of X
+// (which is proportional to XᵀX).
+std::vector<double> relative_output_errors(const std::vector<float>& W,
+                                           const std::vector<std::vector<float>>& approximations,
+                                           int64_t rows, int64_t cols, const std::vector<float>& H);
 
 }  // namespace nibble::quant

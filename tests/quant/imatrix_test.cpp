@@ -38,9 +38,11 @@ const Fixture& fixture() {
   return f;
 }
 
-void expect_close(const std::vector<float>& got, const std::vector<double>& want, const std::string& what) {
+void expect_close(const std::vector<float>& got, const std::vector<double>& want, const std::string& what,
+                  double relative = 1e-4) {
   ASSERT_EQ(got.size(), want.size()) << what;
-  for (size_t i = 0; i < want.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-4 * want[i] + 1e-7) << what << " col " << i;
+  for (size_t i = 0; i < want.size(); ++i)
+    ASSERT_NEAR(got[i], want[i], relative * want[i] + 1e-7) << what << " col " << i;
 }
 
 TEST(Imatrix, LayerZeroQkvInputIsRmsnormOfEmbeddings) {
@@ -97,7 +99,10 @@ TEST(Imatrix, LaterLayersSeeTheFloatModel) {
       for (int64_t j = 0; j < h; ++j) sum[j] += double(xn[t * h + j]) * xn[t * h + j];
   }
   for (double& s : sum) s /= double(f.m.tokens);
-  expect_close(f.m.mean_squares.at("blk.1.attn_q.weight"), sum, "blk.1.attn_q");
+  // The pipeline carries down_proj's inputs to the layer output in bf16
+  // (relative rounding 2^-9), hence a looser match after layer 0; inputs of
+  // a quantized layer 0 would differ by percents.
+  expect_close(f.m.mean_squares.at("blk.1.attn_q.weight"), sum, "blk.1.attn_q", 1e-3);
   EXPECT_EQ(f.m.mean_squares.at("blk.3.ffn_down.weight").size(), size_t(c.intermediate_size));
   EXPECT_EQ(f.m.mean_squares.at("blk.2.attn_output.weight").size(), size_t(c.q_dim()));
 }
