@@ -35,6 +35,7 @@ struct QuantizeOptions {
   int clip = -1;  // -1: the method's default (on for GPTQ and AWQ, off for RTN)
   bool awq_clip = false;  // AWQ+GPTQ: run AWQ's clipping search too
   bool fp_inputs = false;
+  int64_t awq_search_tokens = quant::AwqOptions{}.search_tokens;
   double damp = 0.01;
   uint64_t seed = 0;
 };
@@ -132,8 +133,10 @@ void run(const QuantizeOptions& o) {
   ao.symmetric = o.sym;
   ao.clip = o.method == "awq" ? clip : o.awq_clip;
   ao.search_with_gptq = o.method == "awq+gptq";
+  ao.search_tokens = o.awq_search_tokens;
   ao.gptq = g;
   if (awq) ec.extra["awq_clip"] = ao.clip;
+  if (awq) ec.extra["awq_search_tokens"] = ao.search_tokens;
   if (o.fp_inputs) ec.extra["fp_inputs"] = true;
   std::unique_ptr<formats::CheckpointWriter> writer;
   if (format == "awq")
@@ -238,6 +241,10 @@ void add_quantize(CLI::App& app) {
   verb->add_option("--lm-head-bits", o->lm_head_bits,
                    "also quantize lm_head (round-to-nearest) at 4 or 8 bits; default: keep it BF16");
   verb->add_flag("--awq-clip", o->awq_clip, "awq+gptq: also run AWQ's clipping search before GPTQ");
+  verb->add_option("--awq-search-tokens", o->awq_search_tokens,
+                   "awq: calibration tokens the scale search runs each attention/MLP block on (a subsample "
+                   "of whole sequences; 0: all, as AutoAWQ)")
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
   verb->add_flag("--fp-inputs", o->fp_inputs,
                  "calibrate each layer on the full-precision model's activations (AutoAWQ) rather than the "
                  "quantized layers' (GPTQ)");
