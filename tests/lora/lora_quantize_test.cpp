@@ -38,7 +38,9 @@ std::vector<std::string> quantize_args(const std::string& model, const std::stri
 
 bool same_file(const std::string& a, const std::string& b) { return read_text_file(a) == read_text_file(b); }
 
-TEST(LoraQuantize, AdapterRunEqualsQuantizingTheF32MergedModel) {
+// Quantizes the base with --adapter and the f32-merged model with the same
+// options; the checkpoints' tensors must be byte-identical.
+void check_streamed_merge_equals_merged_model(std::vector<std::string> options) {
   const io::ModelSource base = io::open_model(test::bundled_model());
   const std::string dir = test::temp_dir("lora-stream");
   const std::string adapter = dir + "/adapter";
@@ -46,35 +48,34 @@ TEST(LoraQuantize, AdapterRunEqualsQuantizingTheF32MergedModel) {
   std::string log;
   ASSERT_EQ(test::run_command(test::cli_path() + " merge-lora -m " + test::bundled_model() + " --adapter " +
                                   adapter + " -o " + dir + "/merged --dtype f32", &log), 0) << log;
-  // GPTQ; and GPTQ with --fp-inputs, which calibrates layer l on a full-precision
-  // copy of layers < l: that copy must be merged too.
-  const std::vector<std::vector<std::string>> runs = {
-      {"--method", "gptq", "--nsamples", "4", "--seqlen", "64", "--no-clip"},
-      {"--method", "gptq", "--fp-inputs", "--nsamples", "4", "--seqlen", "64", "--no-clip"}};
-  std::set<std::string> expected_entries = {"adapter", "merged"};
-  for (size_t i = 0; i < runs.size(); ++i) {
-    const std::string from_merged = dir + "/from-merged-" + std::to_string(i);
-    const std::string streamed = dir + "/streamed-" + std::to_string(i);
-    ASSERT_EQ(test::run_command(command_line(quantize_args(dir + "/merged", from_merged, runs[i])), &log), 0)
-        << log;
-    std::vector<std::string> with_adapter = runs[i];
-    with_adapter.insert(with_adapter.end(), {"--adapter", adapter});
-    ASSERT_EQ(test::run_command(command_line(quantize_args(test::bundled_model(), streamed, with_adapter)), &log), 0)
-        << log;
-    EXPECT_NE(log.find("merged into each layer as it is read"), std::string::npos) << log;
-    EXPECT_TRUE(same_file(from_merged + "/model.safetensors", streamed + "/model.safetensors")) << i;
+  options.insert(options.end(), {"--nsamples", "4", "--seqlen", "64", "--no-clip"});
+  ASSERT_EQ(test::run_command(command_line(quantize_args(dir + "/merged", dir + "/from-merged", options)), &log), 0)
+      << log;
+  options.insert(options.end(), {"--adapter", adapter});
+  ASSERT_EQ(test::run_command(command_line(quantize_args(test::bundled_model(), dir + "/streamed", options)), &log), 0)
+      << log;
+  EXPECT_NE(log.find("merged into each layer as it is read"), std::string::npos) << log;
+  EXPECT_TRUE(same_file(dir + "/from-merged/model.safetensors", dir + "/streamed/model.safetensors"));
 
-    // The checkpoint records which adapter it has merged.
-    const nlohmann::json config = nlohmann::json::parse(read_text_file(streamed + "/config.json"));
-    const nlohmann::json& recorded = config["quantization_config"]["nibble"]["lora_adapter"];
-    EXPECT_EQ(recorded.value("path", ""), std::filesystem::absolute(adapter).string());
-    EXPECT_EQ(recorded.value("digest", ""), PeftAdapter(adapter).digest());
-    expected_entries.insert({"from-merged-" + std::to_string(i), "streamed-" + std::to_string(i)});
-  }
+  // The checkpoint records which adapter it has merged.
+  const nlohmann::json config = nlohmann::json::parse(read_text_file(dir + "/streamed/config.json"));
+  const nlohmann::json& recorded = config["quantization_config"]["nibble"]["lora_adapter"];
+  EXPECT_EQ(recorded.value("path", ""), std::filesystem::absolute(adapter).string());
+  EXPECT_EQ(recorded.value("digest", ""), PeftAdapter(adapter).digest());
   // Nothing else was written beside the outputs (no merged copy of the model).
   std::set<std::string> entries;
   for (const auto& e : std::filesystem::directory_iterator(dir)) entries.insert(e.path().filename().string());
-  EXPECT_EQ(entries, expected_entries);
+  EXPECT_EQ(entries, (std::set<std::string>{"adapter", "merged", "from-merged", "streamed"}));
+}
+
+TEST(LoraQuantize, GptqWithAnAdapterEqualsGptqOfTheF32MergedModel) {
+  check_streamed_merge_equals_merged_model({"--method", "gptq"});
+}
+
+// --fp-inputs calibrates layer l on a full-precision copy of the layers
+// before it: that copy must be merged too.
+TEST(LoraQuantize, FullPrecisionInputsAreMergedToo) {
+  check_streamed_merge_equals_merged_model({"--method", "gptq", "--fp-inputs"});
 }
 
 TEST(LoraQuantize, KilledAdapterRunResumesAndAChangedAdapterIsRefused) {
