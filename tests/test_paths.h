@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace nibble::test {
 
@@ -13,5 +14,9 @@ std::string bundled_model();                          // testdata/kjv-llama-4m
 std::string temp_dir(const std::string& tag);
 // Runs a shell command, returns its exit status; output goes to `output`.
 int run_command(const std::string& command, std::string* output = nullptr);
+// Starts args[0] with `args` (output discarded) and kills it with SIGKILL as
+// soon as `file` exists. False when it exited first (or `file` did not appear
+// within 5 minutes): then nothing was interrupted.
+bool kill_when_file_appears(const std::vector<std::string>& args, const std::string& file);
 
 }  // namespace nibble::test

@@ -3,6 +3,8 @@
 // load them), resumable after a kill.
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <set>
 
 #include "cli/quantize_bnb.h"
 #include "cli/quantize_gguf.h"
@@ -15,7 +17,7 @@
 #include "formats/awq_checkpoint.h"
 #include "formats/gptq_checkpoint.h"
 #include "io/model_source.h"
-#include "lora/merge.h"
+#include "lora/peft_adapter.h"
 #include "quant/awq.h"
 #include "quant/calibration.h"
 #include "quant/layer_pipeline.h"
@@ -62,6 +64,24 @@ void quantize_lm_head(const io::ModelSource& src, const QuantizeOptions& o,
   std::printf("  %-36s rtn %d-bit %6.2f s\n", "lm_head", o.lm_head_bits, seconds_since(t0));
 }
 
+// The adapter, checked against the base model. The pipeline merges it into
+// each decoder layer's linears as it reads the layer; every other tensor is
+// copied (or, lm_head, quantized) from the base as stored, so an adapter for
+// any other module is refused rather than silently dropped.
+std::unique_ptr<lora::PeftAdapter> open_adapter(const QuantizeOptions& o, const io::ModelSource& base) {
+  auto adapter = std::make_unique<lora::PeftAdapter>(o.adapter);
+  adapter->check_against(*base.weights);
+  std::set<std::string> layer_linears;
+  for (int l = 0; l < base.config.num_layers; ++l)
+    for (const char* name : quant::kLayerLinears) layer_linears.insert("model.layers." + std::to_string(l) + "." + name);
+  for (const auto& [module, pair] : adapter->modules())
+    NIBBLE_CHECK(layer_linears.count(module), o.adapter, ": the adapter changes '", module,
+                 "'; quantize --adapter merges only into the decoder layers' q/k/v/o/gate/up/down "
+                 "projections: run `nibble merge-lora -m ", o.model, " --adapter ", o.adapter,
+                 " -o MERGED` first and quantize MERGED");
+  return adapter;
+}
+
 void run(const QuantizeOptions& o) {
   set_num_threads(o.threads);
   if (is_bnb_method(o.method)) return quantize_bnb(o.model, o.out, o.method, o.double_quant, o.adapter);
@@ -85,12 +105,10 @@ void run(const QuantizeOptions& o) {
   NIBBLE_CHECK(o.lm_head_bits == 0 || format == "gptq", "--lm-head-bits needs the GPTQ layout (--format gptq)");
   const bool clip = o.clip < 0 ? o.method != "rtn" : o.clip == 1;
   const auto start = std::chrono::steady_clock::now();
-  // With an adapter the pipeline reads a merged copy of the base model.
-  std::unique_ptr<lora::MergedModelDir> merged;
-  if (!o.adapter.empty()) merged = std::make_unique<lora::MergedModelDir>(o.model, o.adapter, o.out);
-  const io::ModelSource src = io::open_model(merged ? merged->path() : o.model);
+  const io::ModelSource src = io::open_model(o.model);
   NIBBLE_CHECK(src.format == "hf", o.model, ": quantize reads Hugging Face checkpoints");
   const io::ModelConfig& c = src.config;
+  const std::unique_ptr<lora::PeftAdapter> adapter = o.adapter.empty() ? nullptr : open_adapter(o, src);
 
   // Calibration: GPTQ needs it; RTN uses it, when given, only to report output errors.
   quant::CalibrationSet calib;
@@ -138,6 +156,10 @@ void run(const QuantizeOptions& o) {
   if (awq) ec.extra["awq_clip"] = ao.clip;
   if (awq) ec.extra["awq_search_tokens"] = ao.search_tokens;
   if (o.fp_inputs) ec.extra["fp_inputs"] = true;
+  // The journal compares these on --resume: the same adapter directory with the same weights.
+  if (adapter)
+    ec.extra["lora_adapter"] = {{"path", std::filesystem::absolute(o.adapter).lexically_normal().string()},
+                                {"digest", adapter->digest()}};
   std::unique_ptr<formats::CheckpointWriter> writer;
   if (format == "awq")
     writer = std::make_unique<formats::AwqCheckpointWriter>(src, o.out, formats::AwqExportConfig{o.group_size, ec.extra},
@@ -171,6 +193,14 @@ void run(const QuantizeOptions& o) {
   po.first_layer = writer->layers_done();
   if (awq) po.transform = quant::awq_layer_transform(ao);
   po.full_precision_inputs = o.fp_inputs;
+  if (adapter) {
+    po.adjust_weight = [&adapter](const std::string& name, float* W, int64_t rows, int64_t cols) {
+      const std::string module = name.substr(0, name.size() - 7);  // without ".weight"
+      if (adapter->find(module)) adapter->merge_into(module, W, rows, cols);
+    };
+    std::printf("LoRA adapter: %zu modules (r %d, scaling %.4g), merged into each layer as it is read\n",
+                adapter->modules().size(), adapter->config().r, adapter->config().scaling());
+  }
   double quantized_bits = 0, quantized_weights = 0;
   Progress progress("quantize", c.num_layers, "layers");
   progress.update(writer->layers_done());

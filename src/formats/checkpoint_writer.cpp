@@ -43,9 +43,15 @@ CheckpointWriter::CheckpointWriter(const io::ModelSource& source, std::string ou
     NIBBLE_CHECK(resume, out_, ": holds an interrupted quantization; pass --resume to continue it or delete ",
                  partial_);
     const json old = io::read_optional_json(journal_path);
-    NIBBLE_CHECK(old == journal, journal_path,
-                 ": the interrupted run used other options or another model; rerun with the same "
-                 "ones or delete ", partial_);
+    if (old != journal) {
+      std::string changed;  // JSON pointers of what differs, e.g. /nibble/lora_adapter/digest
+      for (const json& op : json::diff(old, journal)) {
+        const std::string path = op.value("path", "");
+        changed += (changed.empty() ? "" : ", ") + (path.empty() ? "/" : path);
+      }
+      fail(journal_path, ": the interrupted run used other options or another model (", changed,
+           " changed); rerun with the same ones or delete ", partial_);
+    }
     while (layers_done_ < source.config.num_layers && file_exists(partial_path(layers_done_)))
       ++layers_done_;
     return;

@@ -1,9 +1,6 @@
 #include "lora/merge.h"
 
-#include <unistd.h>
-
 #include <cstring>
-#include <filesystem>
 
 #include "core/error.h"
 #include "core/half.h"
@@ -48,25 +45,6 @@ void write_merged_model(const io::ModelSource& base, const PeftAdapter& adapter,
   nlohmann::json config = base.config.raw.is_object() ? base.config.raw : nlohmann::json::object();
   if (dtype == DType::F32) config["torch_dtype"] = "float32";
   io::write_hf_directory(base, w, config, out);
-}
-
-MergedModelDir::MergedModelDir(const std::string& model, const std::string& adapter_dir,
-                               const std::string& near) {
-  path_ = near + ".lora-merged-" + std::to_string(::getpid());
-  std::filesystem::remove_all(path_);
-  try {
-    const PeftAdapter adapter(adapter_dir);
-    write_merged_model(io::open_model(model), adapter, path_, DType::BF16);
-  } catch (...) {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-    throw;
-  }
-}
-
-MergedModelDir::~MergedModelDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
 }
 
 }  // namespace nibble::lora

@@ -15,18 +15,4 @@ namespace nibble::lora {
 void write_merged_model(const io::ModelSource& base, const PeftAdapter& adapter,
                         const std::string& out, DType dtype);
 
-// A merged copy of `model` in a temporary directory next to `near`
-// (removed by the destructor), for pipelines that read a model directory.
-class MergedModelDir {
- public:
-  MergedModelDir(const std::string& model, const std::string& adapter_dir, const std::string& near);
-  ~MergedModelDir();
-  MergedModelDir(const MergedModelDir&) = delete;
-  MergedModelDir& operator=(const MergedModelDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 }  // namespace nibble::lora

@@ -1,6 +1,8 @@
 #include "lora/peft_adapter.h"
 
+#include <cinttypes>
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -173,6 +175,27 @@ void PeftAdapter::merge_into(const std::string& module, float* W, int64_t rows, 
       w += row[i];
     }
   }
+}
+
+std::string PeftAdapter::digest() const {
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a offset basis
+  auto mix = [&h](const void* data, size_t n) {
+    const uint8_t* p = static_cast<const uint8_t*>(data);
+    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;  // FNV prime
+  };
+  auto mix_text = [&mix](const std::string& s) { mix(s.c_str(), s.size() + 1); };
+  const double scaling = config_.scaling();
+  mix(&scaling, sizeof scaling);
+  mix(&config_.fan_in_fan_out, sizeof config_.fan_in_fan_out);
+  for (const auto& [module, pair] : modules_)
+    for (const TensorView* v : {pair.A, pair.B}) {
+      mix_text(module);
+      mix_text(std::string(dtype_name(v->dtype)) + v->shape_string());
+      mix(v->data, v->nbytes);
+    }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016" PRIx64, h);
+  return hex;
 }
 
 std::vector<float> merged_weight(const io::WeightStore& base, const PeftAdapter& adapter,

@@ -59,6 +59,11 @@ class PeftAdapter {
   // fan_in_fan_out.
   void merge_into(const std::string& module, float* W, int64_t rows, int64_t cols) const;
 
+  // 64-bit FNV-1a (hex) of everything merge_into reads: the scaling,
+  // fan_in_fan_out and every lora_A/lora_B tensor's name, dtype, shape and
+  // bytes. A resumed quantization compares it to tell a changed adapter.
+  std::string digest() const;
+
  private:
   std::string dir_;
   LoraConfig config_;

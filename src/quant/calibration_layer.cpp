@@ -21,7 +21,8 @@ std::vector<float> to_f32(const TensorView& t) {
 }
 }  // namespace
 
-CalibrationLayer::CalibrationLayer(const io::ModelConfig& c, const io::WeightStore& store, int layer)
+CalibrationLayer::CalibrationLayer(const io::ModelConfig& c, const io::WeightStore& store, int layer,
+                                   const WeightAdjuster& adjust)
     : config_(c), rope_(c) {
   const std::string p = "model.layers." + std::to_string(layer) + ".";
   attn_norm_ = to_f32(store.get(p + "input_layernorm.weight"));
@@ -31,6 +32,7 @@ CalibrationLayer::CalibrationLayer(const io::ModelConfig& c, const io::WeightSto
     NIBBLE_CHECK(w.shape.size() == 2 && w.dim(0) == out_features(name) && w.dim(1) == in_features(name),
                  p, name, ".weight: shape ", w.shape_string(), " does not match the config");
     weights_[name] = to_f32(w);
+    if (adjust) adjust(p + name + ".weight", weights_[name].data(), w.dim(0), w.dim(1));
     store.release(p + name + ".weight");  // the f32 copy is all the pipeline uses
   }
   if (c.attention_bias)

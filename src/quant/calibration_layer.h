@@ -4,6 +4,7 @@
 // so those linears can be quantized before later stages run on them.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -17,9 +18,15 @@ namespace nibble::quant {
 // The linears of a Llama layer by their names under "model.layers.N.".
 extern const char* const kLayerLinears[7];
 
+// Changes a linear's f32 weights [rows, cols] as they are read, given the
+// tensor's full name ("model.layers.3.mlp.up_proj.weight"): quantize
+// --adapter merges a LoRA adapter here, one layer at a time.
+using WeightAdjuster = std::function<void(const std::string& name, float* W, int64_t rows, int64_t cols)>;
+
 class CalibrationLayer {
  public:
-  CalibrationLayer(const io::ModelConfig& config, const io::WeightStore& store, int layer);
+  CalibrationLayer(const io::ModelConfig& config, const io::WeightStore& store, int layer,
+                   const WeightAdjuster& adjust = nullptr);
 
   // f32 weights [out, in] of a linear ("self_attn.q_proj", ...); the
   // quantizer replaces them with their dequantized values.

@@ -113,7 +113,7 @@ void run_layer_pipeline(const io::ModelSource& source,
   openblas_set_num_threads(1);
 
   for (int l = 0; l < c.num_layers; ++l) {
-    CalibrationLayer layer(c, *source.weights, l);
+    CalibrationLayer layer(c, *source.weights, l, o.adjust_weight);
     const std::string prefix = "model.layers." + std::to_string(l) + ".";
     LayerResult result;
     result.layer = l;
@@ -132,7 +132,7 @@ void run_layer_pipeline(const io::ModelSource& source,
     // (the same with or without a transform's folded scales).
     std::vector<std::vector<float>> next;
     if (o.full_precision_inputs) {
-      const CalibrationLayer original(c, *source.weights, l);
+      const CalibrationLayer original(c, *source.weights, l, o.adjust_weight);
       next = x;
       parallel_for(int64_t(n), [&](int64_t s0, int64_t s1) {
         std::vector<float> xn(size_t(T * h)), a(size_t(T * std::max(qd, f)));

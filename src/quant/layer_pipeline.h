@@ -72,6 +72,10 @@ struct PipelineOptions {
   // Feed each layer the full-precision outputs of the layers before it
   // (AutoAWQ) instead of the quantized ones (GPTQ).
   bool full_precision_inputs = false;
+  // Optional: applied to each linear's weights as its layer is read (both
+  // the layer being quantized and, with full_precision_inputs, its
+  // full-precision copy).
+  WeightAdjuster adjust_weight;
 };
 
 // Runs every layer from 0. For layers < first_layer, `replay(layer)` must

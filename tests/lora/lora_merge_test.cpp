@@ -2,8 +2,8 @@
 // (adapter_config.json + adapter_model.safetensors, PEFT's key layout),
 // merges it with `nibble merge-lora`, and compares the merged model's
 // logits with the base model running the adapter unmerged,
-// y = W x + (alpha / r) · B (A x), computed here. Then merge-then-quantize
-// end to end, and mismatched adapters.
+// y = W x + (alpha / r) · B (A x), computed here. Then nf4 quantization of
+// an adapter-merged model, and mismatched adapters.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,13 +12,13 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <random>
 
 #include "core/error.h"
 #include "core/files.h"
 #include "io/model_source.h"
 #include "io/safetensors.h"
 #include "lora/peft_adapter.h"
+#include "lora/test_adapter.h"
 #include "model/llama.h"
 #include "quant/bnb_codes.h"
 #include "test_paths.h"
@@ -26,55 +26,7 @@
 namespace nibble::lora {
 namespace {
 
-using nlohmann::json;
-
-constexpr int kRank = 4;
-constexpr double kAlpha = 8.0;
-const char* const kTargets[] = {"q_proj", "v_proj", "down_proj"};
-
-struct LoraTensors {
-  std::vector<float> A, B;  // [r, in], [out, r]
-};
-
-std::vector<uint8_t> f32_bytes(const std::vector<float>& v) {
-  std::vector<uint8_t> b(v.size() * 4);
-  std::memcpy(b.data(), v.data(), b.size());
-  return b;
-}
-
-// Writes the adapter; returns its weights by module for the unmerged oracle.
-std::map<std::string, LoraTensors> write_adapter(const std::string& dir, const json& config,
-                                                 const io::ModelSource& base, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 0.05f);
-  std::map<std::string, LoraTensors> modules;
-  io::SafetensorsWriter w;
-  for (int l = 0; l < base.config.num_layers; ++l)
-    for (const char* t : kTargets) {
-      const std::string module = "model.layers." + std::to_string(l) + (std::string(t) == "down_proj" ? ".mlp." : ".self_attn.") + t;
-      const TensorView& weight = base.weights->get(module + ".weight");
-      LoraTensors m;
-      m.A.resize(size_t(kRank * weight.dim(1)));
-      m.B.resize(size_t(weight.dim(0) * kRank));
-      for (float& v : m.A) v = normal(rng);
-      for (float& v : m.B) v = normal(rng);
-      const std::string key = "base_model.model." + module;
-      w.add(key + ".lora_A.weight", DType::F32, {kRank, weight.dim(1)}, f32_bytes(m.A));
-      w.add(key + ".lora_B.weight", DType::F32, {weight.dim(0), kRank}, f32_bytes(m.B));
-      modules[module] = std::move(m);
-    }
-  std::filesystem::create_directories(dir);
-  w.write(dir + "/adapter_model.safetensors");
-  write_text_file_atomically(dir + "/adapter_config.json", config.dump(2));
-  return modules;
-}
-
-json adapter_config() {
-  return {{"peft_type", "LORA"}, {"r", kRank}, {"lora_alpha", kAlpha}, {"lora_dropout", 0.05},
-          {"target_modules", {"q_proj", "v_proj", "down_proj"}}, {"fan_in_fan_out", false},
-          {"bias", "none"}, {"use_rslora", false}, {"task_type", "CAUSAL_LM"},
-          {"base_model_name_or_path", "kjv-llama-4m"}};
-}
+using namespace test_adapter;
 
 // The base linear plus the adapter's side branch, unmerged.
 class UnmergedLoraLinear : public model::Linear {
@@ -268,21 +220,12 @@ TEST(LoraMerge, MismatchedAdaptersAreCleanErrors) {
   }, "adapter_model.safetensors");
 }
 
-TEST(LoraMerge, MergeThenQuantizeRunsEndToEnd) {
+// nf4/fp4/int8 merge each tensor as it is read (GPTQ/RTN/AWQ: lora_quantize_test.cpp).
+TEST(LoraMerge, QuantizeNf4WithAnAdapterQuantizesTheMergedWeights) {
   const io::ModelSource base = io::open_model(test::bundled_model());
   const std::string dir = test::temp_dir("lora-quant");
   write_adapter(dir + "/adapter", adapter_config(), base, 4);
   std::string log;
-  ASSERT_EQ(test::run_command(test::cli_path() + " quantize -m " + test::bundled_model() + " --adapter " + dir +
-                                  "/adapter -o " + dir + "/gptq --method gptq --calib " +
-                                  test::testdata("kjv/calib.txt") + " --nsamples 4 --seqlen 64 --no-clip",
-                              &log),
-            0)
-      << log;
-  EXPECT_TRUE(file_exists(dir + "/gptq/config.json"));
-  // The temporary merged copy is gone.
-  for (const auto& e : std::filesystem::directory_iterator(dir))
-    EXPECT_EQ(e.path().filename().string().find("lora-merged"), std::string::npos) << e.path();
   ASSERT_EQ(test::run_command(test::cli_path() + " quantize -m " + test::bundled_model() + " --adapter " + dir +
                                   "/adapter -o " + dir + "/nf4 --method nf4",
                               &log),
