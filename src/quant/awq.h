@@ -76,7 +76,7 @@ struct AwqOptions {
 // options.clip, searches the clipping maxima. The layer's weights and
 // norms are changed in place; the result says how (see TransformedLayer).
 // Threads split the sequences, so BLAS should run single-threaded
-// (openblas_set_num_threads(1)), as the layer pipeline sets it.
+// (core/blas_threads.h), as the layer pipeline holds it.
 TransformedLayer awq_transform(CalibrationLayer& layer, const std::vector<std::vector<float>>& hidden,
                                int64_t tokens, const AwqOptions& options);
 

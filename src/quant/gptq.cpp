@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/blas_threads.h"
 #include "core/error.h"
 #include "core/half.h"
 #include "core/parallel.h"
@@ -19,6 +20,9 @@ bool inverse_cholesky_upper(std::vector<float>& H, int64_t n) {
   // upper triangular R = J L J, and H⁻¹ = (R⁻¹)ᵀ R⁻¹, so U = R⁻¹ = J L⁻¹ J:
   // one Cholesky and one triangular inverse, half the work of inverting H
   // and factoring the inverse.
+  // Single-threaded: OpenBLAS's threaded factorization rounds differently
+  // from one call to the next, and the codes must be reproducible.
+  const SingleThreadedBlas deterministic;
   const int N = int(n);
   std::reverse(H.begin(), H.end());  // (J H J)[i][j] = H[n−1−i][n−1−j]
   if (LAPACKE_spotrf(LAPACK_ROW_MAJOR, 'L', N, H.data(), N) != 0) return false;
@@ -152,6 +156,7 @@ GptqOutput gptq_quantize(const float* W_in, int64_t rows, int64_t cols, std::vec
                     Err1.data(), int(bw), &U[i1 * cols + i2], int(cols), 1.0f, &Wp[i2], int(cols));
     }
   };
+  const SingleThreadedBlas blas_per_thread;
   parallel_for((rows + kRowSlice - 1) / kRowSlice, [&](int64_t s0, int64_t s1) {
     for (int64_t slice = s0; slice < s1; ++slice)
       sweep_rows(slice * kRowSlice, std::min(rows, (slice + 1) * kRowSlice));

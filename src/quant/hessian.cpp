@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/blas_threads.h"
 #include "core/error.h"
 #include "core/parallel.h"
 
@@ -55,6 +56,7 @@ double weighted_square_norm(const std::vector<float>& A, int64_t rows, int64_t c
     T[i * cols + i] *= 0.5f;
   }
   std::vector<double> per_row(static_cast<size_t>(rows));
+  const SingleThreadedBlas blas_per_thread;
   parallel_for(rows, [&](int64_t r0, int64_t r1) {
     std::vector<float> AT(&A[r0 * cols], &A[r1 * cols]);
     cblas_strmm(CblasRowMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, int(r1 - r0), int(cols),

@@ -1,11 +1,10 @@
 #include "quant/layer_pipeline.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <chrono>
 #include <mutex>
 
+#include "core/blas_threads.h"
 #include "core/error.h"
 #include "core/half.h"
 #include "core/parallel.h"
@@ -110,7 +109,7 @@ void run_layer_pipeline(const io::ModelSource& source,
   std::vector<std::vector<uint16_t>> mlp_hidden(n);
   // Parallelism comes from splitting the sequences over threads; BLAS runs
   // single-threaded inside each (its own threads would fight OpenMP's).
-  openblas_set_num_threads(1);
+  const SingleThreadedBlas blas_per_thread;
 
   for (int l = 0; l < c.num_layers; ++l) {
     CalibrationLayer layer(c, *source.weights, l, o.adjust_weight);
