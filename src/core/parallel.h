@@ -12,13 +12,28 @@ namespace nibble {
 void set_num_threads(int n);  // n <= 0: all cores
 int num_threads();
 
+// While one lives, parallel_for runs inline on the thread that made it:
+// for work started beside a parallel computation (std::async), which would
+// otherwise bring a second full team of threads onto the same cores.
+class SerialRegion {
+ public:
+  SerialRegion();
+  ~SerialRegion();
+  SerialRegion(const SerialRegion&) = delete;
+  SerialRegion& operator=(const SerialRegion&) = delete;
+
+ private:
+  bool saved_;
+};
+bool in_serial_region();
+
 // Calls body(begin, end) on disjoint chunks covering [0, n), in parallel.
 // Chunks are multiples of `align` (except the last) so SIMD kernels can
 // keep whole blocks of rows per thread.
 template <class Body>
 void parallel_for(int64_t n, Body&& body, int64_t align = 1) {
   if (n <= 0) return;
-  const int threads = int(std::min<int64_t>(num_threads(), (n + align - 1) / align));
+  const int threads = in_serial_region() ? 1 : int(std::min<int64_t>(num_threads(), (n + align - 1) / align));
   if (threads <= 1) {
     body(int64_t(0), n);
     return;

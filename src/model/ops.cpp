@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "kernels/activations.h"
+
 namespace nibble::model {
 
 void rmsnorm(const float* x, const float* weight, int64_t n, double eps, float* out) {
@@ -11,18 +13,9 @@ void rmsnorm(const float* x, const float* weight, int64_t n, double eps, float* 
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 
-void silu_mul(const float* gate, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] *= gate[i] / (1.0f + std::exp(-gate[i]));
-}
+void silu_mul(const float* gate, float* y, int64_t n) { kernels::silu_mul(gate, y, n); }
 
-void softmax(float* x, int64_t n) {
-  float max = x[0];
-  for (int64_t i = 1; i < n; ++i) max = std::max(max, x[i]);
-  float sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += (x[i] = std::exp(x[i] - max));
-  const float inv = 1.0f / sum;
-  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
-}
+void softmax(float* x, int64_t n) { kernels::softmax(x, n); }
 
 Rope::Rope(const io::ModelConfig& c) : head_dim_(c.head_dim), interleaved_(c.rope_interleaved) {
   const auto& s = c.rope_scaling;

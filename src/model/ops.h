@@ -1,6 +1,7 @@
 // The small elementwise operations of the Llama forward pass. They are a
 // few percent of the time next to the matrix products, so they are plain
-// loops the compiler vectorizes.
+// loops the compiler vectorizes; the exp-based ones are SIMD kernels
+// (kernels/activations.h), as libm's exp does not vectorize.
 #pragma once
 
 #include <cstdint>

@@ -94,41 +94,45 @@ void CalibrationLayer::mlp_input(const float* x, int64_t T, float* xn) const {
     model::rmsnorm(x + t * h, mlp_norm_.data(), h, config_.rms_norm_eps, xn + t * h);
 }
 
-void CalibrationLayer::attention(const float* xn, int64_t T, float* att) const {
+void CalibrationLayer::attention(const float* xn, int64_t T, float* att, int64_t sequences) const {
+  NIBBLE_CHECK(sequences > 0 && T % sequences == 0, "attention: ", T, " tokens are not ", sequences,
+               " sequences of equal length");
   const int hd = config_.head_dim, heads = config_.num_heads, kv_heads = config_.num_kv_heads;
-  const int64_t qd = config_.q_dim(), kvd = config_.kv_dim();
+  const int64_t qd = config_.q_dim(), kvd = config_.kv_dim(), length = T / sequences;
   std::vector<float> q(size_t(T * qd)), k(size_t(T * kvd)), v(size_t(T * kvd));
   linear("self_attn.q_proj", xn, T, q.data(), false);
   linear("self_attn.k_proj", xn, T, k.data(), false);
   linear("self_attn.v_proj", xn, T, v.data(), false);
   for (int64_t t = 0; t < T; ++t) {
-    rope_.apply(&q[t * qd], heads, int(t));
-    rope_.apply(&k[t * kvd], kv_heads, int(t));
+    rope_.apply(&q[t * qd], heads, int(t % length));
+    rope_.apply(&k[t * kvd], kv_heads, int(t % length));
   }
-  // Per head: scores = Q Kᵀ / sqrt(d) with a causal mask, softmax by row,
-  // out = P V. Queries go in blocks of kQueryBlock rows, each against only
-  // the keys it can see, which skips most of the masked half.
+  // Per sequence and head: scores = Q Kᵀ / sqrt(d) with a causal mask,
+  // softmax by row, out = P V. Queries go in blocks of kQueryBlock rows,
+  // each against only the keys it can see, which skips most of the masked
+  // half.
   constexpr int64_t kQueryBlock = 128;
   const int group = heads / kv_heads;
   const float scale = 1.0f / std::sqrt(float(hd));
-  std::vector<float> scores(size_t(std::min(T, kQueryBlock) * T));
-  for (int head = 0; head < heads; ++head) {
-    const float* kh = &k[size_t(head / group) * hd];
-    const float* vh = &v[size_t(head / group) * hd];
-    for (int64_t t0 = 0; t0 < T; t0 += kQueryBlock) {
-      const int64_t rows = std::min(kQueryBlock, T - t0), keys = t0 + rows;
-      const float* qh = &q[size_t(t0 * qd + head * hd)];
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(keys), hd, scale, qh, int(qd), kh,
-                  int(kvd), 0.0f, scores.data(), int(keys));
-      for (int64_t r = 0; r < rows; ++r) {
-        float* row = &scores[r * keys];
-        model::softmax(row, t0 + r + 1);
-        std::fill(row + t0 + r + 1, row + keys, 0.0f);
+  std::vector<float> scores(size_t(std::min(length, kQueryBlock) * length));
+  for (int64_t first = 0; first < T; first += length)
+    for (int head = 0; head < heads; ++head) {
+      const float* kh = &k[size_t(first * kvd + (head / group) * hd)];
+      const float* vh = &v[size_t(first * kvd + (head / group) * hd)];
+      for (int64_t t0 = 0; t0 < length; t0 += kQueryBlock) {
+        const int64_t rows = std::min(kQueryBlock, length - t0), keys = t0 + rows;
+        const float* qh = &q[size_t((first + t0) * qd + head * hd)];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(keys), hd, scale, qh, int(qd), kh,
+                    int(kvd), 0.0f, scores.data(), int(keys));
+        for (int64_t r = 0; r < rows; ++r) {
+          float* row = &scores[r * keys];
+          model::softmax(row, t0 + r + 1);
+          std::fill(row + t0 + r + 1, row + keys, 0.0f);
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), hd, int(keys), 1.0f, scores.data(),
+                    int(keys), vh, int(kvd), 0.0f, att + size_t((first + t0) * qd + head * hd), int(qd));
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), hd, int(keys), 1.0f, scores.data(),
-                  int(keys), vh, int(kvd), 0.0f, att + size_t(t0 * qd + head * hd), int(qd));
     }
-  }
 }
 
 void CalibrationLayer::add_attn_output(const float* att, int64_t T, float* x) const {

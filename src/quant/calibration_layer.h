@@ -39,9 +39,13 @@ class CalibrationLayer {
   int64_t out_features(const std::string& linear) const;
   int64_t in_features(const std::string& linear) const;
 
-  // T tokens of one sequence at a time; x is T x hidden.
+  // T tokens at a time, x is T x hidden. The stages other than attention
+  // work token by token; attention takes `sequences` sequences of T /
+  // sequences tokens each, one after the other, so several sequences can go
+  // through the linears as one matrix product.
   void attn_input(const float* x, int64_t T, float* xn) const;        // input of q, k, v
-  void attention(const float* xn, int64_t T, float* att) const;       // input of o (T x q_dim)
+  void attention(const float* xn, int64_t T, float* att,              // input of o (T x q_dim)
+                 int64_t sequences = 1) const;
   void add_attn_output(const float* att, int64_t T, float* x) const;  // x += o(att)
   void mlp_input(const float* x, int64_t T, float* xn) const;         // input of gate, up
   void mlp_hidden(const float* xn, int64_t T, float* act) const;      // input of down (T x inter)

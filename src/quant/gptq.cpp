@@ -22,11 +22,14 @@ bool inverse_cholesky_upper(std::vector<float>& H, int64_t n) {
   // and factoring the inverse.
   // Single-threaded: OpenBLAS's threaded factorization rounds differently
   // from one call to the next, and the codes must be reproducible.
+  // LAPACK sees the row-major lower triangle as the column-major upper one
+  // (Uᵀ U = L Lᵀ with U = Lᵀ, and U⁻¹ read back row-major is L⁻¹), so it
+  // works in place, without LAPACKE's row-major transposed copies.
   const SingleThreadedBlas deterministic;
   const int N = int(n);
   std::reverse(H.begin(), H.end());  // (J H J)[i][j] = H[n−1−i][n−1−j]
-  if (LAPACKE_spotrf(LAPACK_ROW_MAJOR, 'L', N, H.data(), N) != 0) return false;
-  if (LAPACKE_strtri(LAPACK_ROW_MAJOR, 'L', 'N', N, H.data(), N) != 0) return false;
+  if (LAPACKE_spotrf_work(LAPACK_COL_MAJOR, 'U', N, H.data(), N) != 0) return false;
+  if (LAPACKE_strtri_work(LAPACK_COL_MAJOR, 'U', 'N', N, H.data(), N) != 0) return false;
   std::reverse(H.begin(), H.end());
   for (int64_t i = 0; i < n; ++i)  // the upper triangle held J·(H's upper part)·J, unused by LAPACK
     for (int64_t j = 0; j < i; ++j) H[i * n + j] = 0;

@@ -30,9 +30,13 @@ std::vector<float> HessianAccumulator::hessian() const {
   NIBBLE_CHECK(sequences_ > 0, "Hessian has no calibration data");
   std::vector<float> h(sum_.size());
   const float scale = 2.0f / float(sequences_);
-  for (int64_t i = 0; i < cols_; ++i)
-    for (int64_t j = i; j < cols_; ++j)
-      h[i * cols_ + j] = h[j * cols_ + i] = sum_[i * cols_ + j] * scale;
+  // Mirrored in tiles, which keep the column-wise writes in cache.
+  constexpr int64_t kTile = 64;
+  for (int64_t i0 = 0; i0 < cols_; i0 += kTile)
+    for (int64_t j0 = i0; j0 < cols_; j0 += kTile)
+      for (int64_t i = i0; i < std::min(i0 + kTile, cols_); ++i)
+        for (int64_t j = std::max(i, j0); j < std::min(j0 + kTile, cols_); ++j)
+          h[i * cols_ + j] = h[j * cols_ + i] = sum_[i * cols_ + j] * scale;
   return h;
 }
 

@@ -178,7 +178,9 @@ Imatrix compute_imatrix(const io::ModelSource& source, const std::vector<std::ve
     m.mean_squares[gguf_linear_name(name)] = std::move(mean);
     return GptqOutput{};
   };
-  run_layer_pipeline(source, calibration, PipelineOptions{}, observe, nullptr, [](LayerResult&&) {});
+  PipelineOptions options;
+  options.report_errors = false;
+  run_layer_pipeline(source, calibration, options, observe, nullptr, [](LayerResult&&) {});
   return m;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <mutex>
 
 #include "core/blas_threads.h"
@@ -59,24 +60,25 @@ const typename Map::mapped_type* find_or_null(const Map& m, const std::string& k
   return it == m.end() ? nullptr : &it->second;
 }
 
+// ‖(W − Ŵ)X‖², from the Hessian of X (proportional to XᵀX).
+double output_error(const std::vector<float>& W, const std::vector<float>& What, int64_t rows, int64_t cols,
+                    const std::vector<float>& H) {
+  std::vector<float> D(W.size());
+  for (size_t i = 0; i < W.size(); ++i) D[i] = W[i] - What[i];
+  return weighted_square_norm(D, rows, cols, H);
+}
+
+// ‖WX‖² and round-to-nearest's ‖(W − Ŵ_rtn)X‖²: the parts of a linear's
+// report that do not depend on the method's result.
+struct ReferenceErrors {
+  double output = 0, rtn = 0;
+};
+
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 }  // namespace
-
-std::vector<double> relative_output_errors(const std::vector<float>& W,
-                                           const std::vector<std::vector<float>>& approximations,
-                                           int64_t rows, int64_t cols, const std::vector<float>& H) {
-  const double base = weighted_square_norm(W, rows, cols, H);
-  std::vector<double> errors;
-  std::vector<float> D(W.size());
-  for (const std::vector<float>& What : approximations) {
-    for (size_t i = 0; i < W.size(); ++i) D[i] = W[i] - What[i];
-    errors.push_back(base > 0 ? weighted_square_norm(D, rows, cols, H) / base : 0);
-  }
-  return errors;
-}
 
 void run_layer_pipeline(const io::ModelSource& source,
                         const std::vector<std::vector<int>>& calibration,
@@ -102,11 +104,27 @@ void run_layer_pipeline(const io::ModelSource& source,
       }
     source.weights->release("model.embed_tokens.weight");
   }
-  std::vector<std::vector<float>> att(n);
+  // The stages take the sequences kBlock at a time, so each linear
+  // multiplies kBlock·T tokens at once: BLAS repacks the weights once per
+  // call, which at T = 512 costs several percent of a product.
+  constexpr int64_t kBlock = 4;
+  const int64_t blocks = (int64_t(n) + kBlock - 1) / kBlock;
+  auto block_sequences = [&](int64_t b) { return std::min<int64_t>(kBlock, int64_t(n) - b * kBlock); };
+  // A block's hidden states as one matrix, and back.
+  auto gather = [&](int64_t b, std::vector<float>& block) {
+    block.resize(size_t(block_sequences(b) * T * h));
+    for (int64_t i = 0; i < block_sequences(b); ++i)
+      std::copy(x[b * kBlock + i].begin(), x[b * kBlock + i].end(), &block[size_t(i * T * h)]);
+  };
+  auto scatter = [&](int64_t b, const std::vector<float>& block) {
+    for (int64_t i = 0; i < block_sequences(b); ++i)
+      std::copy_n(&block[size_t(i * T * h)], T * h, x[b * kBlock + i].begin());
+  };
+  std::vector<std::vector<float>> att(static_cast<size_t>(blocks));
   // down_proj's inputs from stage 3, kept in bf16 for the layer's output pass
   // (as f32 they would be the largest allocation: 2.75x the hidden states
   // for Llama shapes), so gate and up do not run twice.
-  std::vector<std::vector<uint16_t>> mlp_hidden(n);
+  std::vector<std::vector<uint16_t>> mlp_hidden(static_cast<size_t>(blocks));
   // Parallelism comes from splitting the sequences over threads; BLAS runs
   // single-threaded inside each (its own threads would fight OpenMP's).
   const SingleThreadedBlas blas_per_thread;
@@ -157,49 +175,54 @@ void run_layer_pipeline(const io::ModelSource& source,
       const std::vector<std::string>& group = kTrueSequentialGroups[stage];
       std::unique_ptr<HessianAccumulator> hessian;
       if (n && !replaying) hessian = std::make_unique<HessianAccumulator>(layer.in_features(group[0]));
-      // Each thread runs its share of the sequences up to this group's input
+      // Each thread runs its share of the blocks up to this group's input
       // (single-threaded BLAS inside) and keeps its own Hessian; they are
       // merged after, in sequence order, so the result does not depend on
       // thread timing (a resumed run must reproduce the same codes).
       std::mutex merge_mutex;
       std::map<int64_t, std::unique_ptr<HessianAccumulator>> partial_sums;
-      parallel_for(int64_t(n), [&](int64_t s0, int64_t s1) {
-        std::vector<float> xn(size_t(T * h)), act;
+      parallel_for(blocks, [&](int64_t b0, int64_t b1) {
+        std::vector<float> xn, act, hidden;
         std::unique_ptr<HessianAccumulator> local;
         if (hessian) local = std::make_unique<HessianAccumulator>(hessian->cols());
-        for (int64_t s = s0; s < s1; ++s) {
+        for (int64_t b = b0; b < b1; ++b) {
+          const int64_t count = block_sequences(b), tokens = count * T;
+          xn.resize(size_t(tokens * h));
           const float* input = nullptr;
           switch (stage) {
             case 0:
-              layer.attn_input(x[s].data(), T, xn.data());
-              input = xn.data();
-              break;
             case 1:
-              layer.attn_input(x[s].data(), T, xn.data());
-              att[s].resize(size_t(T * qd));
-              layer.attention(xn.data(), T, att[s].data());
-              input = att[s].data();
+              for (int64_t i = 0; i < count; ++i)
+                layer.attn_input(x[b * kBlock + i].data(), T, &xn[size_t(i * T * h)]);
+              input = xn.data();
+              if (stage == 0) break;
+              att[b].resize(size_t(tokens * qd));
+              layer.attention(xn.data(), tokens, att[b].data(), count);
+              input = att[b].data();
               break;
             case 2:
-              layer.add_attn_output(att[s].data(), T, x[s].data());
-              std::vector<float>().swap(att[s]);
-              layer.mlp_input(x[s].data(), T, xn.data());
+              gather(b, hidden);
+              layer.add_attn_output(att[b].data(), tokens, hidden.data());
+              std::vector<float>().swap(att[b]);
+              scatter(b, hidden);
+              layer.mlp_input(hidden.data(), tokens, xn.data());
               input = xn.data();
               break;
             case 3:
-              act.resize(size_t(T * f));
-              layer.mlp_input(x[s].data(), T, xn.data());
-              layer.mlp_hidden(xn.data(), T, act.data());
-              mlp_hidden[s].resize(act.size());
-              for (size_t i = 0; i < act.size(); ++i) mlp_hidden[s][i] = f32_to_bf16(act[i]);
+              act.resize(size_t(tokens * f));
+              for (int64_t i = 0; i < count; ++i)
+                layer.mlp_input(x[b * kBlock + i].data(), T, &xn[size_t(i * T * h)]);
+              layer.mlp_hidden(xn.data(), tokens, act.data());
+              mlp_hidden[b].resize(act.size());
+              for (size_t i = 0; i < act.size(); ++i) mlp_hidden[b][i] = f32_to_bf16(act[i]);
               input = act.data();
               break;
           }
-          if (local) local->add(input, T, 1);
+          if (local) local->add(input, tokens, count);
         }
         if (local) {
           std::lock_guard<std::mutex> lock(merge_mutex);
-          partial_sums[s0] = std::move(local);
+          partial_sums[b0] = std::move(local);
         }
       });
       for (const auto& [first, sum] : partial_sums) hessian->merge(*sum);
@@ -210,6 +233,31 @@ void run_layer_pipeline(const io::ModelSource& source,
         std::vector<float>& W = layer.weight(name);
         const int64_t rows = layer.out_features(name), cols = layer.in_features(name);
         const std::vector<float>* clip = find_or_null(transformed.clip, name);
+        // The report compares in the original basis (before a transform's
+        // scaling), so that the comparison is with round-to-nearest of the
+        // original weights.
+        const std::vector<float>* row = find_or_null(transformed.row_scales, name);
+        const std::vector<float>* col = find_or_null(transformed.col_scales, name);
+        const bool compare = hessian && o.report_errors;
+        std::vector<float> scaled_H, W0;
+        if (compare) {
+          if (col) {
+            scaled_H = H;
+            for (int64_t i = 0; i < cols; ++i)
+              for (int64_t j = 0; j < cols; ++j) scaled_H[i * cols + j] *= (*col)[i] * (*col)[j];
+          }
+          W0 = unscaled(W, rows, cols, row, col);
+        }
+        const std::vector<float>& H0 = col ? scaled_H : H;
+        // On one thread beside the method: GPTQ factors the Hessian
+        // single-threaded, which would leave the other cores waiting.
+        std::future<ReferenceErrors> reference;
+        if (compare)
+          reference = std::async(std::launch::async, [&] {
+            const SerialRegion one_thread;
+            return ReferenceErrors{weighted_square_norm(W0, rows, cols, H0),
+                                   output_error(W0, rtn_dequantized(W0, rows, cols, o), rows, cols, H0)};
+          });
         GptqOutput q = method(prefix + name,
                               clip ? clamped(W, rows, cols, o.group_size <= 0 ? cols : o.group_size, *clip) : W,
                               rows, cols, hessian.get());
@@ -218,23 +266,12 @@ void run_layer_pipeline(const io::ModelSource& source,
         LinearReport report;
         report.name = prefix + name;
         report.warnings = q.warnings;
-        if (hessian) {
-          // In the original basis (before a transform's scaling), so that the
-          // comparison is with round-to-nearest of the original weights.
-          const std::vector<float>* row = find_or_null(transformed.row_scales, name);
-          const std::vector<float>* col = find_or_null(transformed.col_scales, name);
-          std::vector<float> scaled_H;
-          if (col) {
-            scaled_H = H;
-            for (int64_t i = 0; i < cols; ++i)
-              for (int64_t j = 0; j < cols; ++j) scaled_H[i * cols + j] *= (*col)[i] * (*col)[j];
+        if (compare) {
+          const ReferenceErrors r = reference.get();
+          if (r.output > 0) {
+            report.relative_error = output_error(W0, unscaled(What, rows, cols, row, col), rows, cols, H0) / r.output;
+            report.rtn_relative_error = r.rtn / r.output;
           }
-          const std::vector<float>& H0 = col ? scaled_H : H;
-          const std::vector<float> W0 = unscaled(W, rows, cols, row, col);
-          const std::vector<double> errors = relative_output_errors(
-              W0, {unscaled(What, rows, cols, row, col), rtn_dequantized(W0, rows, cols, o)}, rows, cols, H0);
-          report.relative_error = errors[0];
-          report.rtn_relative_error = errors[1];
         }
         W = std::move(What);  // later stages see the quantized linear
         report.seconds = seconds_since(start);
@@ -254,12 +291,15 @@ void run_layer_pipeline(const io::ModelSource& source,
       if (!replaying) on_layer(std::move(result));
       break;
     }
-    parallel_for(int64_t(n), [&](int64_t s0, int64_t s1) {
-      std::vector<float> act(size_t(T * f));
-      for (int64_t s = s0; s < s1; ++s) {
-        for (size_t i = 0; i < act.size(); ++i) act[i] = bf16_to_f32(mlp_hidden[s][i]);
-        std::vector<uint16_t>().swap(mlp_hidden[s]);
-        layer.add_mlp_output(act.data(), T, x[s].data());
+    parallel_for(blocks, [&](int64_t b0, int64_t b1) {
+      std::vector<float> act, hidden;
+      for (int64_t b = b0; b < b1; ++b) {
+        act.resize(mlp_hidden[b].size());
+        for (size_t i = 0; i < act.size(); ++i) act[i] = bf16_to_f32(mlp_hidden[b][i]);
+        std::vector<uint16_t>().swap(mlp_hidden[b]);
+        gather(b, hidden);
+        layer.add_mlp_output(act.data(), block_sequences(b) * T, hidden.data());
+        scatter(b, hidden);
       }
     });
     if (!replaying) on_layer(std::move(result));

@@ -76,6 +76,9 @@ struct PipelineOptions {
   // the layer being quantized and, with full_precision_inputs, its
   // full-precision copy).
   WeightAdjuster adjust_weight;
+  // Compute each linear's LinearReport errors (off for a method that only
+  // observes the inputs, nibble imatrix).
+  bool report_errors = true;
 };
 
 // Runs every layer from 0. For layers < first_layer, `replay(layer)` must
@@ -87,11 +90,5 @@ void run_layer_pipeline(const io::ModelSource& source,
                         const PipelineOptions& options, const LinearMethod& method,
                         const std::function<LayerResult(int)>& replay,
                         const std::function<void(LayerResult&&)>& on_layer);
-
-// ‖(W − Ŵ)X‖² / ‖WX‖² for each Ŵ in `approximations`, from the Hessian of X
-// (which is proportional to XᵀX).
-std::vector<double> relative_output_errors(const std::vector<float>& W,
-                                           const std::vector<std::vector<float>>& approximations,
-                                           int64_t rows, int64_t cols, const std::vector<float>& H);
 
 }  // namespace nibble::quant

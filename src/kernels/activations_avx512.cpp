@@ -1,0 +1,14 @@
+// The activations, AVX-512 build: activations_body.h vectorized for 16 lanes.
+#include "kernels/activations.h"
+#include "kernels/activations_body.h"
+
+namespace nibble::kernels::avx512 {
+
+using Floats = float __attribute__((vector_size(64)));
+using Ints = int32_t __attribute__((vector_size(64)));
+
+void softmax(float* x, int64_t n) { softmax_body<Floats, Ints>(x, n); }
+
+void silu_mul(const float* gate, float* y, int64_t n) { silu_mul_body<Floats, Ints>(gate, y, n); }
+
+}  // namespace nibble::kernels::avx512
