@@ -78,7 +78,7 @@ void add_bench(CLI::App& app) {
     const double weight_gb = double(m.model->weight_bytes()) / 1e9;
     std::printf("model: %s (%s), %.3f GB of weights read per token\n", o->run.model.c_str(),
                 m.model->weight_formats().c_str(), weight_gb);
-    std::printf("kernels: %s, load %.2f s\n", isa_name(best_isa()), m.load_seconds);
+    std::printf("kernels: %s, load %.2f s\n", isa_label(best_isa()), m.load_seconds);
     std::printf("%-8s %18s %18s %16s\n", "threads", "prefill tok/s", "decode tok/s",
                 "decode GB/s");
     std::vector<int> counts = {1};

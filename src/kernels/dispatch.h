@@ -6,8 +6,15 @@
 //
 //   scalar   foo_ref            baseline build, the tests' oracle
 //   avx2     avx2::foo_rows     defined in foo_avx2.cpp   (AVX2 + FMA + F16C)
+//   avxvnni  avxvnni::foo_rows  defined in foo_avxvnni.cpp (AVX2 + AVX-VNNI)
+//            avxvnni_evex::foo_rows, the same source built as
+//                               foo_avxvnni_evex.cpp (AVX2 + AVX-512 VNNI + VL)
 //   avx512   avx512::foo_rows   defined in foo_avx512.cpp (AVX-512 F/BW/VL/DQ
 //                               + VNNI + BF16: Isa::avx512 implies all of them)
+//
+// Level avxvnni (256-bit vpdpbusd) comes in two encodings because the CPUs
+// that reach it differ: AVX-VNNI clients (VEX) and AVX-512 CPUs without
+// AVX-VNNI (EVEX); pick() takes the one this CPU has. Few families have it.
 //
 // The wide builds live in their own namespaces, include intrinsics through
 // kernels/simd.h and keep their helpers in an anonymous namespace, so no
@@ -37,20 +44,33 @@ struct IsaKernels {
   Fn scalar;
   Fn avx2 = nullptr;
   Fn avx512 = nullptr;
+  Fn avxvnni = nullptr;       // VEX build of level avxvnni
+  Fn avxvnni_evex = nullptr;  // its EVEX twin
 };
-
-// The best implementation `isa` can run (default: this CPU's best_isa()).
-template <class Fn>
-Fn pick(const IsaKernels<Fn>& kernels, Isa isa = best_isa()) {
-  if (isa >= Isa::avx512 && kernels.avx512) return kernels.avx512;
-  if (isa >= Isa::avx2 && kernels.avx2) return kernels.avx2;
-  return kernels.scalar;
-}
 
 // Whether this process may run code built for `isa`: the CPU has it and
 // NIBBLE_ISA does not forbid it (tests use it to choose the per-ISA builds
-// they call directly).
+// they call directly). For the two builds of level avxvnni, see below.
 inline bool cpu_runs(Isa isa) { return isa <= best_isa(); }
+inline bool cpu_runs_avxvnni_vex() { return cpu_runs(Isa::avxvnni) && cpu_features().avxvnni; }
+inline bool cpu_runs_avxvnni_evex() {
+  const CpuFeatures& f = cpu_features();
+  return cpu_runs(Isa::avxvnni) && f.avx512f && f.avx512vl && f.avx512vnni;
+}
+
+// The best implementation level `isa` allows (default: this CPU's
+// best_isa(); any other must be a level cpu_runs()). At level avxvnni the
+// VEX build wherever the CPU has AVX-VNNI, else the EVEX twin.
+template <class Fn>
+Fn pick(const IsaKernels<Fn>& kernels, Isa isa = best_isa()) {
+  if (isa >= Isa::avx512 && kernels.avx512) return kernels.avx512;
+  if (isa >= Isa::avxvnni) {
+    const Fn vnni = cpu_features().avxvnni ? kernels.avxvnni : kernels.avxvnni_evex;
+    if (vnni) return vnni;
+  }
+  if (isa >= Isa::avx2 && kernels.avx2) return kernels.avx2;
+  return kernels.scalar;
+}
 
 // Below this much work (multiply-adds) a call stays on the calling thread:
 // waking the thread pool would cost more than it saves.

@@ -17,10 +17,16 @@ using QmatmulRowsFn = void (*)(const QuantMatrixView& W, int64_t rb0, int64_t rb
 using QuantizeBlocksFn = void (*)(const float* x, int64_t blocks, int8_t* q, float* scale,
                                   int32_t* sum);
 
-constexpr IsaKernels<QmatmulRowsFn> kQmatmul{qmatmul_ref, avx2::qmatmul_rows,
-                                             avx512::qmatmul_rows};
-constexpr IsaKernels<QuantizeBlocksFn> kQuantize{quantize_blocks_ref, avx2::quantize_blocks,
-                                                 avx512::quantize_blocks};
+constexpr IsaKernels<QmatmulRowsFn> kQmatmul{.scalar = qmatmul_ref,
+                                             .avx2 = avx2::qmatmul_rows,
+                                             .avx512 = avx512::qmatmul_rows,
+                                             .avxvnni = avxvnni::qmatmul_rows,
+                                             .avxvnni_evex = avxvnni_evex::qmatmul_rows};
+constexpr IsaKernels<QuantizeBlocksFn> kQuantize{.scalar = quantize_blocks_ref,
+                                                 .avx2 = avx2::quantize_blocks,
+                                                 .avx512 = avx512::quantize_blocks,
+                                                 .avxvnni = avxvnni::quantize_blocks,
+                                                 .avxvnni_evex = avxvnni_evex::quantize_blocks};
 
 constexpr size_t kAlign = 64;
 

@@ -51,12 +51,12 @@
 //
 // in practice ~0.3-0.5% of |y| RMS for Gaussian-like activations.
 //
-// The SIMD builds: AVX-512 VNNI (vpdpbusd, 16 rows x 4 columns per
-// instruction) and AVX2 (vpmaddubsw + vpmaddwd; 8-bit codes go through
-// q - 128 and the sign trick, since u8 x s8 pairs overflow int16). AVX-VNNI
-// (the VEX vpdpbusd of AVX-512-less CPUs) would replace the AVX2 pair with
-// one instruction; it needs its own build of the AVX2 kernel and is not
-// written yet.
+// The SIMD builds: AVX-512 VNNI (vpdpbusd on zmm, 16 rows x 4 columns per
+// instruction); and one 256-bit kernel (qmatmul_ymm.h, 8 rows x 4 columns
+// per instruction) built with two dot-product steps: AVX2 (vpmaddubsw +
+// vpmaddwd; 8-bit codes go through q - 128 and the sign trick, since u8 x s8
+// pairs overflow int16) and 256-bit VNNI (one vpdpbusd instead), the latter
+// twice: VEX for AVX-VNNI CPUs, EVEX for AVX-512 CPUs without AVX-VNNI.
 #pragma once
 
 #include <cstddef>
@@ -189,13 +189,24 @@ void qmatmul_dequant_ref(const QuantSource& W, const float* X, int64_t n, float*
 void quantize_blocks_ref(const float* x, int64_t blocks, int8_t* q, float* scale, int32_t* sum);
 
 // The same contracts per instruction set (qmatmul_avx2.cpp,
-// qmatmul_avx512.cpp); call one only where cpu_runs(Isa::...) holds.
+// qmatmul_avxvnni.cpp, qmatmul_avxvnni_evex.cpp, qmatmul_avx512.cpp); call
+// one only where cpu_runs(Isa::...) (cpu_runs_avxvnni_vex/evex()) holds.
 // quantize_blocks of every build gives bit-identical results.
 namespace avx2 {
 void qmatmul_rows(const QuantMatrixView& W, int64_t rb0, int64_t rb1,
                   const QuantActivationsView& X, float* Y, int64_t ldy);
 void quantize_blocks(const float* x, int64_t blocks, int8_t* q, float* scale, int32_t* sum);
 }  // namespace avx2
+namespace avxvnni {
+void qmatmul_rows(const QuantMatrixView& W, int64_t rb0, int64_t rb1,
+                  const QuantActivationsView& X, float* Y, int64_t ldy);
+void quantize_blocks(const float* x, int64_t blocks, int8_t* q, float* scale, int32_t* sum);
+}  // namespace avxvnni
+namespace avxvnni_evex {
+void qmatmul_rows(const QuantMatrixView& W, int64_t rb0, int64_t rb1,
+                  const QuantActivationsView& X, float* Y, int64_t ldy);
+void quantize_blocks(const float* x, int64_t blocks, int8_t* q, float* scale, int32_t* sum);
+}  // namespace avxvnni_evex
 namespace avx512 {
 void qmatmul_rows(const QuantMatrixView& W, int64_t rb0, int64_t rb1,
                   const QuantActivationsView& X, float* Y, int64_t ldy);

@@ -3,6 +3,7 @@
 
 #include <regex>
 
+#include "core/cpu.h"
 #include "test_paths.h"
 
 namespace nibble {
@@ -64,6 +65,28 @@ TEST(Cli, SynthWritesALoadableCheckpointAndBenchRunsIt) {
   const std::string bench = run_ok("bench -m " + dir + " --prompt-tokens 32 --decode-tokens 8 --repeats 1");
   EXPECT_TRUE(std::regex_search(bench, std::regex(R"(\n1 +[\d.]+ +[\d.]+ +[\d.]+\n)"))) << bench;
   EXPECT_NE(bench.find("peak RSS"), std::string::npos) << bench;
+}
+
+// NIBBLE_ISA=avxvnni lowers the kernel level to the 256-bit VNNI builds (to
+// AVX2 where the CPU has no 256-bit vpdpbusd); bench says which, and a w4
+// model runs through it.
+TEST(Cli, NibbleIsaAvxvnniIsRunAndReportedByBench) {
+  const std::string dir = test::temp_dir("isa") + "/w4";
+  run_ok("quantize -m " + test::bundled_model() + " --method rtn --bits 4 --group-size 32 -o " +
+         dir);
+  std::string out;
+  const int status = test::run_command("NIBBLE_ISA=avxvnni " + test::cli_path() + " bench -m " +
+                                           dir + " --prompt-tokens 16 --decode-tokens 4 --repeats 1",
+                                       &out);
+  ASSERT_EQ(status, 0) << out;
+  const CpuFeatures& f = cpu_features();
+  const bool avx2 = f.avx2 && f.fma && f.f16c;
+  const char* want = !avx2 ? "scalar"
+                     : f.avxvnni ? "avxvnni (vex)"
+                     : f.avx512f && f.avx512vl && f.avx512vnni ? "avxvnni (evex)"
+                                                               : "avx2";
+  EXPECT_NE(out.find(std::string("kernels: ") + want + ","), std::string::npos) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex(R"(\n1 +[\d.]+ +[\d.]+ +[\d.]+\n)"))) << out;
 }
 
 TEST(Cli, BadArgumentsAreOneLineErrors) {

@@ -1,9 +1,9 @@
 // The integer-weight kernels: the runtime layout round-trips the canonical
 // weights for every bits x group x sym/asym x act-order; activation
-// quantization is bit-identical across ISA builds; every SIMD build equals
-// the scalar int8 reference on ragged shapes; the int8 reference stays within
-// its documented bound of the f32 dequantized product; the threaded entry
-// point equals the reference.
+// quantization is bit-identical across ISA builds; every SIMD build (AVX2,
+// AVX-VNNI and its EVEX twin, AVX-512) equals the scalar int8 reference on
+// ragged shapes; the int8 reference stays within its documented bound of the
+// f32 dequantized product; the threaded entry point equals the reference.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -32,15 +32,22 @@ struct IsaBuild {
   const char* name;
   RowsFn rows;
   QuantizeFn quantize;
+  bool (*runs)();     // whether this CPU, and NIBBLE_ISA, allow it here
+  const char* needs;  // what it takes, for the skip message
 };
 
-std::vector<IsaBuild> runnable_builds() {
-  std::vector<IsaBuild> builds;
-  if (cpu_runs(Isa::avx2)) builds.push_back({"avx2", avx2::qmatmul_rows, avx2::quantize_blocks});
-  if (cpu_runs(Isa::avx512))
-    builds.push_back({"avx512", avx512::qmatmul_rows, avx512::quantize_blocks});
-  return builds;
-}
+void PrintTo(const IsaBuild& build, std::ostream* os) { *os << build.name; }
+
+const IsaBuild kBuilds[] = {
+    {"avx2", avx2::qmatmul_rows, avx2::quantize_blocks, [] { return cpu_runs(Isa::avx2); },
+     "AVX2 + FMA + F16C"},
+    {"avxvnni", avxvnni::qmatmul_rows, avxvnni::quantize_blocks, cpu_runs_avxvnni_vex,
+     "AVX-VNNI (CPUID.(EAX=7,ECX=1):EAX bit 4), the VEX vpdpbusd"},
+    {"avxvnni_evex", avxvnni_evex::qmatmul_rows, avxvnni_evex::quantize_blocks,
+     cpu_runs_avxvnni_evex, "AVX-512 VNNI + VL, the EVEX vpdpbusd"},
+    {"avx512", avx512::qmatmul_rows, avx512::quantize_blocks, [] { return cpu_runs(Isa::avx512); },
+     "AVX-512 F/BW/VL/DQ + VNNI + BF16"},
+};
 
 // Canonical weights with random codes, fp16 scales and integer zeros.
 struct Canonical {
@@ -207,17 +214,24 @@ TEST(QMatmulPack, RejectsBadSources) {
   EXPECT_THROW(PackedQuantMatrix{w.source()}, Error);
 }
 
-TEST(QMatmulActivations, EveryBuildQuantizesBitIdentically) {
+// Activations with the edge cases: an all-zero block, a denormal-sized value,
+// a huge one, an exact half.
+std::vector<float> edge_case_activations(int64_t blocks) {
   std::mt19937 rng(4);
-  const int64_t blocks = 40;
   std::vector<float> x = random_activations(1, blocks * kQColBlock, rng);
   for (int j = 0; j < kQColBlock; ++j) x[size_t(5 * kQColBlock + j)] = 0;  // an all-zero block
   x[7] = 1e-30f;
   x[100] = 3e4f;
   x[200] = 0.5f;
-  std::vector<int8_t> q0(x.size()), q1(x.size());
-  std::vector<float> s0(blocks), s1(blocks);
-  std::vector<int32_t> sum0(blocks), sum1(blocks);
+  return x;
+}
+
+TEST(QMatmulActivations, ReferenceQuantizesToTheNearestCode) {
+  const int64_t blocks = 40;
+  const std::vector<float> x = edge_case_activations(blocks);
+  std::vector<int8_t> q0(x.size());
+  std::vector<float> s0(blocks);
+  std::vector<int32_t> sum0(blocks);
   quantize_blocks_ref(x.data(), blocks, q0.data(), s0.data(), sum0.data());
   for (int64_t b = 0; b < blocks; ++b) {
     int32_t sum = 0;
@@ -232,17 +246,34 @@ TEST(QMatmulActivations, EveryBuildQuantizesBitIdentically) {
     EXPECT_EQ(s0[size_t(b)], amax / 127.0f);
   }
   EXPECT_EQ(s0[5], 0.0f);
-  for (const IsaBuild& isa : runnable_builds()) {
-    isa.quantize(x.data(), blocks, q1.data(), s1.data(), sum1.data());
-    EXPECT_EQ(q0, q1) << isa.name;
-    EXPECT_EQ(s0, s1) << isa.name;
-    EXPECT_EQ(sum0, sum1) << isa.name;
-  }
 }
 
-TEST(QMatmulKernels, EveryBuildEqualsTheScalarReference) {
-  const std::vector<IsaBuild> builds = runnable_builds();
-  if (builds.empty()) GTEST_SKIP() << "no SIMD build runs on this CPU";
+// Each SIMD build against the scalar references, skipped (saying why) where
+// this CPU cannot run it.
+class QMatmulBuild : public testing::TestWithParam<IsaBuild> {
+ protected:
+  void SetUp() override {
+    if (!GetParam().runs())
+      GTEST_SKIP() << GetParam().name << " needs " << GetParam().needs
+                   << ", which this CPU lacks (or NIBBLE_ISA forbids)";
+  }
+};
+
+TEST_P(QMatmulBuild, QuantizesActivationsBitIdenticallyToTheReference) {
+  const int64_t blocks = 40;
+  const std::vector<float> x = edge_case_activations(blocks);
+  std::vector<int8_t> q0(x.size()), q1(x.size());
+  std::vector<float> s0(blocks), s1(blocks);
+  std::vector<int32_t> sum0(blocks), sum1(blocks);
+  quantize_blocks_ref(x.data(), blocks, q0.data(), s0.data(), sum0.data());
+  GetParam().quantize(x.data(), blocks, q1.data(), s1.data(), sum1.data());
+  EXPECT_EQ(q0, q1);
+  EXPECT_EQ(s0, s1);
+  EXPECT_EQ(sum0, sum1);
+}
+
+TEST_P(QMatmulBuild, EqualsTheScalarReference) {
+  const IsaBuild& isa = GetParam();
   std::mt19937 rng(5);
   struct Case {
     int64_t rows, cols, group;
@@ -264,16 +295,15 @@ TEST(QMatmulKernels, EveryBuildEqualsTheScalarReference) {
           const std::vector<float> scale = magnitudes(w, X, n);
           std::vector<float> want(size_t(n * k.rows), -1.0f);
           qmatmul_ref(v, 0, v.row_blocks, a.view, want.data(), k.rows);
-          for (const IsaBuild& isa : builds) {
-            std::vector<float> got(want.size(), -1.0f);
-            isa.rows(v, 0, v.row_blocks, a.view, got.data(), k.rows);
-            expect_close(got, want, scale, 1e-4, cat(isa.name, " ", describe(w, n)));
-          }
+          std::vector<float> got(want.size(), -1.0f);
+          isa.rows(v, 0, v.row_blocks, a.view, got.data(), k.rows);
+          expect_close(got, want, scale, 1e-4, cat(isa.name, " ", describe(w, n)));
         }
 }
 
-TEST(QMatmulKernels, LongPrefillAndRowRanges) {
+TEST_P(QMatmulBuild, LongPrefillAndRowRanges) {
   // Past one token chunk (64), and row ranges that start mid-matrix.
+  const IsaBuild& isa = GetParam();
   std::mt19937 rng(6);
   for (int bits : kBits) {
     Canonical w(70, 256, bits, 128, false, bits == 3, rng);
@@ -285,14 +315,17 @@ TEST(QMatmulKernels, LongPrefillAndRowRanges) {
     const std::vector<float> scale = magnitudes(w, X, n);
     std::vector<float> want(size_t(n * w.rows));
     qmatmul_ref(v, 0, v.row_blocks, a.view, want.data(), w.rows);
-    for (const IsaBuild& isa : runnable_builds()) {
-      std::vector<float> got(want.size(), -1.0f);
-      isa.rows(v, 0, 2, a.view, got.data(), w.rows);
-      isa.rows(v, 2, v.row_blocks, a.view, got.data(), w.rows);
-      expect_close(got, want, scale, 1e-4, cat(isa.name, " ", describe(w, n)));
-    }
+    std::vector<float> got(want.size(), -1.0f);
+    isa.rows(v, 0, 2, a.view, got.data(), w.rows);
+    isa.rows(v, 2, v.row_blocks, a.view, got.data(), w.rows);
+    expect_close(got, want, scale, 1e-4, cat(isa.name, " ", describe(w, n)));
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Isa, QMatmulBuild, testing::ValuesIn(kBuilds),
+                         [](const testing::TestParamInfo<IsaBuild>& info) {
+                           return std::string(info.param.name);
+                         });
 
 // |y_int8 - y_f32| <= sum_c |W[r, c]| * xs_b(c) / 2, plus f32 rounding.
 TEST(QMatmulKernels, Int8ReferenceIsWithinItsBoundOfTheF32Product) {
