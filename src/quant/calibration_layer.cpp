@@ -70,12 +70,27 @@ int64_t CalibrationLayer::in_features(const std::string& n) const {
   return config_.hidden_size;
 }
 
+std::vector<float>& CalibrationLayer::weight(const std::string& linear) {
+  std::vector<float>& W = weights_.at(linear);
+  const std::lock_guard<std::mutex> lock(packing_);
+  packed_.erase(linear);
+  return W;
+}
+
+const kernels::Bf16Weights& CalibrationLayer::packed(const std::string& linear) const {
+  const std::lock_guard<std::mutex> lock(packing_);
+  auto it = packed_.find(linear);
+  if (it == packed_.end())
+    it = packed_.emplace(linear, kernels::pack_bf16_weights(weights_.at(linear).data(), out_features(linear),
+                                                           in_features(linear)))
+             .first;
+  return it->second;
+}
+
 void CalibrationLayer::linear(const std::string& name, const float* X, int64_t T, float* Y,
                               bool accumulate) const {
-  const std::vector<float>& W = weights_.at(name);
-  const int64_t out = out_features(name), in = in_features(name);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(T), int(out), int(in), 1.0f, X, int(in),
-              W.data(), int(in), accumulate ? 1.0f : 0.0f, Y, int(out));
+  const int64_t out = out_features(name);
+  kernels::bf16_gemm(X, T, packed(name), Y, accumulate);
   auto b = biases_.find(name);
   if (b != biases_.end())
     for (int64_t t = 0; t < T; ++t)

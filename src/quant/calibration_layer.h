@@ -1,4 +1,5 @@
-// One decoder layer in f32 over whole calibration sequences, split into the
+// One decoder layer over whole calibration sequences (f32 activations, the
+// linears' products in bf16 with f32 sums), split into the
 // stages the layer-streaming quantizer needs: each stage produces the input
 // of the next group of linears (specs/gptq.md §1.1's true-sequential order),
 // so those linears can be quantized before later stages run on them.
@@ -6,11 +7,13 @@
 
 #include <functional>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "io/model_config.h"
 #include "io/weight_store.h"
+#include "kernels/bf16_gemm.h"
 #include "model/ops.h"
 
 namespace nibble::quant {
@@ -29,8 +32,11 @@ class CalibrationLayer {
                    const WeightAdjuster& adjust = nullptr);
 
   // f32 weights [out, in] of a linear ("self_attn.q_proj", ...); the
-  // quantizer replaces them with their dequantized values.
-  std::vector<float>& weight(const std::string& linear) { return weights_.at(linear); }
+  // quantizer replaces them with their dequantized values. Taking the
+  // reference drops the linear's packed bf16 copy, made again at its next
+  // product.
+  std::vector<float>& weight(const std::string& linear);
+  const std::vector<float>& weight(const std::string& linear) const { return weights_.at(linear); }
   // A 1-D parameter by its name under "model.layers.N." — the norm weights
   // ("input_layernorm.weight", "post_attention_layernorm.weight") and the
   // biases ("self_attn.v_proj.bias") — which AWQ rescales.
@@ -58,6 +64,11 @@ class CalibrationLayer {
   model::Rope rope_;
   std::vector<float> attn_norm_, mlp_norm_;
   std::map<std::string, std::vector<float>> weights_, biases_;
+  // The products run in bf16 (kernels/bf16_gemm.h) on weights packed at
+  // first use; threads running sequences at once share them.
+  const kernels::Bf16Weights& packed(const std::string& linear) const;
+  mutable std::map<std::string, kernels::Bf16Weights> packed_;
+  mutable std::mutex packing_;
 };
 
 }  // namespace nibble::quant

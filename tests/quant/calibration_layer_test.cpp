@@ -1,4 +1,4 @@
-// The quantizer's staged f32 layer runner, chained over all layers, must
+// The quantizer's staged layer runner, chained over all layers, must
 // reproduce reference.json's logits: it is a second forward pass, and the
 // GPTQ/AWQ statistics are only right if it is.
 #include <gtest/gtest.h>
@@ -47,8 +47,11 @@ TEST(CalibrationLayer, ChainedStagesReproduceTheReferenceLogits) {
   std::vector<float> logits(static_cast<size_t>(c.vocab_size));
   cblas_sgemv(CblasRowMajor, CblasNoTrans, c.vocab_size, int(h), 1.0f, head.data(), int(h),
               last.data(), 1, 0.0f, logits.data(), 1);
+  // The linears multiply bf16-rounded operands (2^-9 relative each), which
+  // moves these logits by up to ~0.3% after the four layers; a stage that
+  // computed the wrong thing would move them by far more.
   for (const auto& e : prompt["top10_last_prompt_position"])
-    EXPECT_NEAR(logits[e[0].get<int>()], e[1].get<double>(), 1e-3 * std::abs(e[1].get<double>()));
+    EXPECT_NEAR(logits[e[0].get<int>()], e[1].get<double>(), 1e-2 * std::abs(e[1].get<double>()));
 }
 
 }  // namespace
