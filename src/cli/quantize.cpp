@@ -67,7 +67,8 @@ void quantize_lm_head(const io::ModelSource& src, const QuantizeOptions& o,
 // The adapter, checked against the base model. The pipeline merges it into
 // each decoder layer's linears as it reads the layer; every other tensor is
 // copied (or, lm_head, quantized) from the base as stored, so an adapter for
-// any other module is refused rather than silently dropped.
+// any other module is refused rather than silently dropped (--format gguf
+// quantizes every tensor from f32 and merges into any of them).
 std::unique_ptr<lora::PeftAdapter> open_adapter(const QuantizeOptions& o, const io::ModelSource& base) {
   auto adapter = std::make_unique<lora::PeftAdapter>(o.adapter);
   adapter->check_against(*base.weights);
@@ -78,7 +79,7 @@ std::unique_ptr<lora::PeftAdapter> open_adapter(const QuantizeOptions& o, const 
     NIBBLE_CHECK(layer_linears.count(module), o.adapter, ": the adapter changes '", module,
                  "'; quantize --adapter merges only into the decoder layers' q/k/v/o/gate/up/down "
                  "projections: run `nibble merge-lora -m ", o.model, " --adapter ", o.adapter,
-                 " -o MERGED` first and quantize MERGED");
+                 " -o MERGED` first and quantize MERGED (--format gguf merges it into any tensor)");
   return adapter;
 }
 
@@ -195,8 +196,7 @@ void run(const QuantizeOptions& o) {
   po.full_precision_inputs = o.fp_inputs;
   if (adapter) {
     po.adjust_weight = [&adapter](const std::string& name, float* W, int64_t rows, int64_t cols) {
-      const std::string module = name.substr(0, name.size() - 7);  // without ".weight"
-      if (adapter->find(module)) adapter->merge_into(module, W, rows, cols);
+      adapter->merge_into_tensor(name, W, rows, cols);
     };
     std::printf("LoRA adapter: %zu modules (r %d, scaling %.4g), merged into each layer as it is read\n",
                 adapter->modules().size(), adapter->config().r, adapter->config().scaling());
@@ -290,11 +290,10 @@ void add_quantize(CLI::App& app) {
       NIBBLE_CHECK(o->imatrix.empty(), "--imatrix weighs llama.cpp's quantizers: use it with --format gguf");
       return run(*o);
     }
-    NIBBLE_CHECK(o->adapter.empty(), "--adapter is not supported with --format gguf yet: run "
-                 "`nibble merge-lora` first and quantize the merged model");
     set_num_threads(o->threads);
     quantize_to_gguf({o->model, o->out, o->gguf_type, method->count() ? o->method : "llama.cpp", o->calib,
-                      o->nsamples, o->seqlen ? o->seqlen : 2048, o->seed, o->damp, o->clip != 0, o->imatrix});
+                      o->nsamples, o->seqlen ? o->seqlen : 2048, o->seed, o->damp, o->clip != 0, o->imatrix,
+                      o->adapter});
   });
 }
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <memory>
 
 #include "core/error.h"
 #include "core/files.h"
@@ -11,6 +12,7 @@
 #include "formats/gguf_model_writer.h"
 #include "io/gguf_model.h"
 #include "io/model_source.h"
+#include "lora/peft_adapter.h"
 #include "quant/calibration.h"
 #include "quant/imatrix.h"
 #include "quant/layer_pipeline.h"
@@ -23,7 +25,8 @@ namespace {
 // GPTQ over the whole model, each linear's codes encoded into `type` blocks.
 std::map<std::string, formats::GgufPrecomputedTensor> gptq_linears(const io::ModelSource& src,
                                                                   const GgufQuantizeRequest& r,
-                                                                  io::GgmlType type) {
+                                                                  io::GgmlType type,
+                                                                  const formats::GgufWeightAdjuster& adjust) {
   std::string calib_file = r.calib;
   if (calib_file.empty() && file_exists(join_path(src.directory, "calibration.txt")))
     calib_file = join_path(src.directory, "calibration.txt");
@@ -42,6 +45,7 @@ std::map<std::string, formats::GgufPrecomputedTensor> gptq_linears(const io::Mod
   po.bits = g.bits;
   po.group_size = g.group_size;
   po.symmetric = g.symmetric;
+  po.adjust_weight = adjust;
   std::map<std::string, formats::GgufPrecomputedTensor> out;
   Progress progress("gptq", src.config.num_layers, "layers");
   quant::run_layer_pipeline(
@@ -76,7 +80,19 @@ void quantize_to_gguf(const GgufQuantizeRequest& r) {
 
   formats::GgufExportOptions options;
   options.file_type = &ftype;
-  if (r.method == "gptq") options.precomputed = gptq_linears(src, r, ftype.base);
+  std::unique_ptr<lora::PeftAdapter> adapter;
+  if (!r.adapter.empty()) {
+    // Every tensor passes through f32 on its way into blocks, so the adapter
+    // may change any linear (lm_head included), unlike the GPTQ/AWQ layouts.
+    adapter = std::make_unique<lora::PeftAdapter>(r.adapter);
+    adapter->check_against(*src.weights);
+    options.adjust_weight = [&adapter](const std::string& name, float* W, int64_t rows, int64_t cols) {
+      adapter->merge_into_tensor(name, W, rows, cols);
+    };
+    std::printf("LoRA adapter: %zu modules (r %d, scaling %.4g), merged into each tensor as it is read\n",
+                adapter->modules().size(), adapter->config().r, adapter->config().scaling());
+  }
+  if (r.method == "gptq") options.precomputed = gptq_linears(src, r, ftype.base, options.adjust_weight);
   std::map<std::string, std::vector<float>> importance;
   if (!r.imatrix.empty()) {
     importance = quant::read_imatrix(r.imatrix);

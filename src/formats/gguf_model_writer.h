@@ -1,10 +1,13 @@
-// Writes a Hugging Face Llama checkpoint as a GGUF file that llama.cpp
-// loads: general.* and llama.* metadata and tensor names as
-// convert_hf_to_gguf.py writes them, the tokenizer as tokenizer.ggml.*,
-// Q/K rows permuted into llama.cpp's rotary order, and each tensor in the
-// type llama-quantize would give it (formats/gguf_type_rules.h), quantized
-// with llama.cpp's own block quantizers. Tensors are converted one at a
-// time while the file is written (temporary name, renamed when complete).
+// Writes a Hugging Face Llama, Mistral or Qwen2 checkpoint as a GGUF file
+// that llama.cpp loads: general.* and llama.* / qwen2.* metadata and tensor
+// names as convert_hf_to_gguf.py writes them, the tokenizer as
+// tokenizer.ggml.*, Q/K rows of "llama" files permuted into llama.cpp's
+// rotary order (Qwen2 keeps Hugging Face's order and adds the q/k/v bias
+// tensors), Llama 3.1 rope scaling as the rope_freqs.weight tensor, and each
+// tensor in the type llama-quantize would give it
+// (formats/gguf_type_rules.h), quantized with llama.cpp's own block
+// quantizers. Tensors are converted one at a time while the file is
+// written (temporary name, renamed when complete).
 #pragma once
 
 #include <functional>
@@ -24,6 +27,10 @@ struct GgufPrecomputedTensor {
   std::vector<uint8_t> blocks;
 };
 
+// Changes a 2-D tensor's f32 values (by Hugging Face name, [rows, cols])
+// before it is quantized: a LoRA merge.
+using GgufWeightAdjuster = std::function<void(const std::string& hf_name, float* W, int64_t rows, int64_t cols)>;
+
 struct GgufExportOptions {
   const GgufFileType* file_type = nullptr;
   // By GGUF tensor name ("blk.0.attn_q.weight"); used instead of quantizing.
@@ -31,6 +38,8 @@ struct GgufExportOptions {
   // Importance of each input column (llama.cpp imatrix) by GGUF tensor
   // name; null or a missing entry quantizes without it.
   std::function<const std::vector<float>*(const std::string& gguf_name)> importance;
+  // Applied to every tensor that is quantized here (not to precomputed ones).
+  GgufWeightAdjuster adjust_weight;
   // Called after each tensor is written, with its name.
   std::function<void(const std::string& gguf_name)> on_tensor;
 };

@@ -1,5 +1,7 @@
 #include "io/model_config.h"
 
+#include <cmath>
+
 #include "core/error.h"
 #include "core/files.h"
 
@@ -36,6 +38,17 @@ bool get_bool(const json& j, const char* key, const std::string& source, bool fa
 }
 
 }  // namespace
+
+double RopeScaling::llama3_divisor(double inv_freq) const {
+  const double wavelen = 2 * M_PI / inv_freq;
+  const double old_ctx = original_max_position_embeddings;
+  if (wavelen < old_ctx / high_freq_factor) return 1.0;
+  if (wavelen > old_ctx / low_freq_factor) return factor;
+  const double smooth = (old_ctx / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor);
+  return 1.0 / ((1 - smooth) / factor + smooth);
+}
+
+double ModelConfig::rope_inv_freq(int i) const { return 1.0 / std::pow(rope_theta, 2.0 * i / head_dim); }
 
 int64_t ModelConfig::parameter_count() const {
   const int64_t h = hidden_size, f = intermediate_size, v = vocab_size;

@@ -18,6 +18,12 @@ struct RopeScaling {
   // GGUF files of Llama 3.1 store the scaled frequencies as a rope_freqs
   // tensor instead: each inverse frequency is divided by its factor.
   std::vector<float> freq_factors;
+
+  // "llama3": what an inverse rotary frequency is divided by. Wavelengths
+  // longer than original_max_position_embeddings / low_freq_factor are
+  // slowed by `factor`, those shorter than .../high_freq_factor are kept,
+  // and the band between blends the two smoothly.
+  double llama3_divisor(double inv_freq) const;
 };
 
 struct ModelConfig {
@@ -44,6 +50,8 @@ struct ModelConfig {
 
   int q_dim() const { return num_heads * head_dim; }
   int kv_dim() const { return num_kv_heads * head_dim; }
+  // The unscaled inverse frequency of rotary pair i: rope_theta^(-2i/head_dim).
+  double rope_inv_freq(int i) const;
   int64_t parameter_count() const;
 };
 

@@ -177,6 +177,12 @@ void PeftAdapter::merge_into(const std::string& module, float* W, int64_t rows, 
   }
 }
 
+void PeftAdapter::merge_into_tensor(const std::string& tensor, float* W, int64_t rows, int64_t cols) const {
+  if (!ends_with(tensor, ".weight")) return;
+  const std::string module = tensor.substr(0, tensor.size() - 7);
+  if (find(module)) merge_into(module, W, rows, cols);
+}
+
 std::string PeftAdapter::digest() const {
   uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a offset basis
   auto mix = [&h](const void* data, size_t n) {
@@ -202,10 +208,7 @@ std::vector<float> merged_weight(const io::WeightStore& base, const PeftAdapter&
                                  const std::string& name) {
   const TensorView& v = base.get(name);
   std::vector<float> w = to_f32(v);
-  if (ends_with(name, ".weight")) {
-    const std::string module = name.substr(0, name.size() - 7);
-    if (adapter.find(module)) adapter.merge_into(module, w.data(), v.dim(0), v.dim(1));
-  }
+  if (v.shape.size() == 2) adapter.merge_into_tensor(name, w.data(), v.dim(0), v.dim(1));
   return w;
 }
 

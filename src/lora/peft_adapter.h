@@ -58,6 +58,9 @@ class PeftAdapter {
   // W [rows, cols] as stored (f32) += scaling · (B A), transposed with
   // fan_in_fan_out.
   void merge_into(const std::string& module, float* W, int64_t rows, int64_t cols) const;
+  // The same for a tensor by name: merges when `tensor` is "<module>.weight"
+  // of a module the adapter has weights for, else leaves W alone.
+  void merge_into_tensor(const std::string& tensor, float* W, int64_t rows, int64_t cols) const;
 
   // 64-bit FNV-1a (hex) of everything merge_into reads: the scaling,
   // fan_in_fan_out and every lora_A/lora_B tensor's name, dtype, shape and

@@ -20,24 +20,9 @@ void softmax(float* x, int64_t n) { kernels::softmax(x, n); }
 Rope::Rope(const io::ModelConfig& c) : head_dim_(c.head_dim), interleaved_(c.rope_interleaved) {
   const auto& s = c.rope_scaling;
   for (int i = 0; i < head_dim_ / 2; ++i) {
-    double f = 1.0 / std::pow(c.rope_theta, 2.0 * i / head_dim_);
-    if (s.type == "linear") {
-      f /= s.factor;
-    } else if (s.type == "llama3") {
-      // Llama 3.1: long wavelengths are slowed by `factor`, short ones kept,
-      // and the band between is interpolated smoothly.
-      const double old_ctx = s.original_max_position_embeddings;
-      const double low_wavelen = old_ctx / s.low_freq_factor;
-      const double high_wavelen = old_ctx / s.high_freq_factor;
-      const double wavelen = 2 * M_PI / f;
-      if (wavelen > low_wavelen) {
-        f /= s.factor;
-      } else if (wavelen >= high_wavelen) {
-        const double smooth =
-            (old_ctx / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
-        f = (1 - smooth) * f / s.factor + smooth * f;
-      }
-    }
+    double f = c.rope_inv_freq(i);
+    if (s.type == "linear") f /= s.factor;
+    if (s.type == "llama3") f /= s.llama3_divisor(f);
     if (!s.freq_factors.empty()) f /= s.freq_factors[size_t(i)];
     inv_freq_.push_back(float(f));
   }

@@ -6,15 +6,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/files.h"
 #include "formats/gguf_blocks.h"
-#include "formats/gguf_linear_loader.h"
 #include "formats/gguf_model_writer.h"
-#include "formats/linear_loaders.h"
+#include "formats/gguf_test_models.h"
 #include "io/gguf_model.h"
 #include "model/generate.h"
 #include "model/llama.h"
@@ -25,6 +23,8 @@ namespace nibble {
 namespace {
 
 using io::GgmlType;
+using test::GgufRun;
+using test::reference_prompts;
 
 std::string write_bundled(const std::string& type) {
   static const std::string dir = test::temp_dir("gguf_model");
@@ -35,23 +35,6 @@ std::string write_bundled(const std::string& type) {
     formats::write_gguf_model(io::open_model(test::bundled_model()), path, o);
   }
   return path;
-}
-
-struct GgufRun {
-  io::ModelSource source;
-  std::unique_ptr<model::LlamaModel> model;
-  explicit GgufRun(const std::string& path) : source(io::open_model(path)) {
-    formats::dequantize_gguf_embedding(source);
-    model = std::make_unique<model::LlamaModel>(source.config, source.weights,
-                                                formats::linear_loader_for(source));
-  }
-};
-
-// The reference prompts (prompt_ids, greedy_ids, top10_last_prompt_position).
-const nlohmann::json& reference_prompts() {
-  static const nlohmann::json ref =
-      nlohmann::json::parse(read_text_file(test::bundled_model() + "/reference.json"));
-  return ref.at("prompts");
 }
 
 TEST(GgufModel, ConfigAndTokenizerComeFromTheFile) {
@@ -120,66 +103,21 @@ TEST(GgufModel, QuantizedFilesLoadWithTheirKernelsAndAgreeWithTheHfModel) {
   }
 }
 
-// nibble's greedy continuation of each reference prompt from a GGUF file,
-// with the margin between its top two logits at each step.
-struct Greedy {
-  std::vector<int> tokens;
-  std::vector<float> margins;
-};
-std::vector<Greedy> nibble_greedy(const std::string& path, size_t steps) {
-  GgufRun run(path);
-  model::LlamaModel& m = *run.model;
-  std::vector<float> logits(static_cast<size_t>(m.vocab_size()));
-  std::vector<Greedy> out;
-  for (const auto& p : reference_prompts()) {
-    const auto ids = p["prompt_ids"].get<std::vector<int>>();
-    model::KVCache cache(m.config(), 1, 512);
-    model::prefill(m, cache, 0, ids, 0, logits.data());
-    Greedy g;
-    for (int pos = int(ids.size()); g.tokens.size() < steps; ++pos) {
-      g.tokens.push_back(model::argmax(logits.data(), m.vocab_size()));
-      std::vector<float> sorted(logits);
-      std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<>());
-      g.margins.push_back(sorted[0] - sorted[1]);
-      std::vector<model::BatchToken> batch{{g.tokens.back(), pos, 0, true}};
-      m.forward(batch, cache, logits.data());
-    }
-    out.push_back(std::move(g));
-  }
-  return out;
-}
-
 // Acceptance check: llama.cpp itself (node-llama-cpp's prebuilt binaries)
 // loads the files nibble writes and continues the prompts as nibble does:
 // F16 and Q8_0 for all 48 tokens (short of a near tie), Q4_0 and Q4_K_M
 // for at least 16.
 TEST(GgufLlamaCppInterop, LlamaCppGreedyDecodesLikeNibble) {
-  ASSERT_TRUE(std::filesystem::exists(test::source_dir("tests/js") + "/node_modules/node-llama-cpp/package.json"))
-      << "tests/js/node_modules is missing: run `npm ci` in tests/js";
   const std::vector<std::pair<std::string, size_t>> files = {
       {"F16", 48}, {"Q8_0", 48}, {"Q4_0", 16}, {"Q4_K_M", 16}};
-  std::string cmd = "cd " + test::source_dir("tests/js") + " && timeout 300 node llama_cpp_greedy.mjs " +
-                    test::bundled_model() + "/reference.json 48";
-  for (const auto& [type, n] : files) cmd.append(" ").append(write_bundled(type));
-  std::string out;
-  ASSERT_EQ(test::run_command(cmd + " 2>&1", &out), 0) << out;
-  const nlohmann::json llama = nlohmann::json::parse(out.substr(out.find('{')));
+  std::vector<std::string> paths;
+  for (const auto& [type, n] : files) paths.push_back(write_bundled(type));
+  const nlohmann::json llama = test::llama_cpp_greedy(paths, 48);
+  ASSERT_FALSE(llama.is_null());
   for (const auto& [type, must_match] : files) {
     const std::string path = write_bundled(type);
-    const auto theirs = llama.at(path).get<std::vector<std::vector<int>>>();
-    const auto ours = nibble_greedy(path, 48);
-    ASSERT_EQ(theirs.size(), ours.size());
-    for (size_t p = 0; p < ours.size(); ++p) {
-      const std::vector<int>& mine = ours[p].tokens;
-      size_t same = 0;
-      while (same < mine.size() && same < theirs[p].size() && mine[same] == theirs[p][same]) ++same;
-      // llama.cpp rounds its Q8_0 activation scales to fp16 and nibble keeps
-      // them f32: a near tie (top-2 logits within 0.01) may break either way.
-      const bool near_tie = same < mine.size() && ours[p].margins[same] < 0.01f;
-      EXPECT_GE(same, near_tie ? std::min<size_t>(must_match, 16) : must_match) << type << " prompt " << p << ": llama.cpp and nibble agree on "
-                                  << same << " tokens; nibble's top-2 margin there: "
-                                  << (same < mine.size() ? ours[p].margins[same] : 0.0f);
-    }
+    test::expect_same_greedy(llama.at(path).get<std::vector<std::vector<int>>>(), test::nibble_greedy(path, 48),
+                             must_match, type);
   }
 }
 

@@ -2,14 +2,17 @@
 // layer pipeline reads it. The oracle is the same quantization of the model
 // `nibble merge-lora --dtype f32` writes (merged in f32, as the pipeline
 // merges): the checkpoints must be byte-identical. A killed adapter run
-// resumes to the same checkpoint, and a changed adapter is refused.
+// resumes to the same checkpoint, and a changed adapter is refused. With
+// --format gguf the same holds for each tensor of the GGUF file.
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/files.h"
+#include "io/gguf.h"
 #include "io/model_source.h"
 #include "io/safetensors.h"
 #include "lora/peft_adapter.h"
@@ -118,14 +121,12 @@ TEST(LoraQuantize, KilledAdapterRunResumesAndAChangedAdapterIsRefused) {
     EXPECT_TRUE(same_file(whole + "/" + file, killed + "/" + file)) << file;
 }
 
-TEST(LoraQuantize, AdapterOutsideTheDecoderLinearsIsRefused) {
-  const io::ModelSource base = io::open_model(test::bundled_model());
-  const std::string dir = test::temp_dir("lora-lm-head");
+// The test adapter plus an lm_head pair (a module outside the decoder layers).
+void write_adapter_with_lm_head(const std::string& dir, const io::ModelSource& base, uint32_t seed) {
   json config = adapter_config();
   config["target_modules"].push_back("lm_head");
-  write_adapter(dir + "/adapter", config, base, 6);
-  // Add lm_head's pair to the adapter's weights.
-  const std::string weights = dir + "/adapter/adapter_model.safetensors";
+  write_adapter(dir, config, base, seed);
+  const std::string weights = dir + "/adapter_model.safetensors";
   {
     io::SafetensorsWriter w;
     io::SafetensorsFile f(weights);
@@ -138,6 +139,12 @@ TEST(LoraQuantize, AdapterOutsideTheDecoderLinearsIsRefused) {
     w.write(weights + ".new");
   }
   std::filesystem::rename(weights + ".new", weights);
+}
+
+TEST(LoraQuantize, AdapterOutsideTheDecoderLinearsIsRefused) {
+  const io::ModelSource base = io::open_model(test::bundled_model());
+  const std::string dir = test::temp_dir("lora-lm-head");
+  write_adapter_with_lm_head(dir + "/adapter", base, 6);
   std::string log;
   const std::string out = dir + "/q";
   EXPECT_EQ(test::run_command(command_line(quantize_args(test::bundled_model(), out,
@@ -148,6 +155,62 @@ TEST(LoraQuantize, AdapterOutsideTheDecoderLinearsIsRefused) {
   EXPECT_NE(log.find("changes 'lm_head'"), std::string::npos) << log;
   EXPECT_NE(log.find("nibble merge-lora"), std::string::npos) << log;
   EXPECT_FALSE(std::filesystem::exists(out)) << "nothing is written for a refused adapter";
+}
+
+// The tensors of two GGUF files (their metadata differ in general.name).
+std::map<std::string, std::string> gguf_tensor_bytes(const std::string& path) {
+  const io::GgufFile f(path);
+  std::map<std::string, std::string> out;
+  for (const io::GgufTensorInfo& t : f.tensors()) {
+    std::string key = std::string(io::ggml_type_name(t.type));
+    for (int64_t n : t.ne) key.append(" ").append(std::to_string(n));
+    out[t.name] = key + ":" + std::string(reinterpret_cast<const char*>(t.data), t.nbytes);
+  }
+  return out;
+}
+
+// --format gguf merges the adapter into every tensor it quantizes, lm_head
+// included: llama.cpp's quantizers and GPTQ codes in Q4_0 blocks must give
+// the tensors they give the f32-merged model.
+TEST(LoraQuantize, GgufWithAnAdapterEqualsGgufOfTheF32MergedModel) {
+  const io::ModelSource base = io::open_model(test::bundled_model());
+  const std::string dir = test::temp_dir("lora-gguf");
+  const std::string adapter = dir + "/adapter";
+  write_adapter_with_lm_head(adapter, base, 7);
+  std::string log;
+  ASSERT_EQ(test::run_command(test::cli_path() + " merge-lora -m " + test::bundled_model() + " --adapter " +
+                                  adapter + " -o " + dir + "/merged --dtype f32", &log), 0) << log;
+  const std::vector<std::vector<std::string>> runs = {
+      {"--type", "Q4_K_M"}, {"--type", "Q4_0", "--method", "gptq", "--nsamples", "4", "--seqlen", "64", "--no-clip"}};
+  for (std::vector<std::string> options : runs) {
+    const std::string type = options[1];
+    options.insert(options.end(), {"--format", "gguf"});
+    const std::string merged = dir + "/from-merged-" + type + ".gguf", streamed = dir + "/streamed-" + type + ".gguf";
+    ASSERT_EQ(test::run_command(command_line(quantize_args(dir + "/merged", merged, options)), &log), 0) << log;
+    std::vector<std::string> with_adapter = options;
+    with_adapter.insert(with_adapter.end(), {"--adapter", adapter});
+    ASSERT_EQ(test::run_command(command_line(quantize_args(test::bundled_model(), streamed, with_adapter)), &log), 0)
+        << log;
+    EXPECT_NE(log.find("merged into each tensor as it is read"), std::string::npos) << log;
+    const auto want = gguf_tensor_bytes(merged), got = gguf_tensor_bytes(streamed);
+    ASSERT_EQ(want.size(), got.size()) << type;
+    for (const auto& [name, bytes] : want) EXPECT_TRUE(got.at(name) == bytes) << type << " " << name;
+  }
+  // The adapter did change the tensors it targets (and only those).
+  const std::string plain = dir + "/plain.gguf";
+  ASSERT_EQ(test::run_command(command_line(quantize_args(test::bundled_model(), plain,
+                                                         {"--type", "Q4_K_M", "--format", "gguf"})), &log), 0)
+      << log;
+  const auto without = gguf_tensor_bytes(plain), with = gguf_tensor_bytes(dir + "/streamed-Q4_K_M.gguf");
+  for (const char* name : {"output.weight", "blk.1.attn_q.weight", "blk.1.attn_v.weight", "blk.1.ffn_down.weight"})
+    EXPECT_NE(with.at(name), without.at(name)) << name;
+  for (const char* name : {"token_embd.weight", "blk.1.attn_k.weight", "blk.1.ffn_up.weight"})
+    EXPECT_EQ(with.at(name), without.at(name)) << name;
+  // Nothing else was written beside the outputs (no merged copy of the model).
+  std::set<std::string> entries;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) entries.insert(e.path().filename().string());
+  EXPECT_EQ(entries, (std::set<std::string>{"adapter", "merged", "from-merged-Q4_K_M.gguf", "streamed-Q4_K_M.gguf",
+                                            "from-merged-Q4_0.gguf", "streamed-Q4_0.gguf", "plain.gguf"}));
 }
 
 }  // namespace
