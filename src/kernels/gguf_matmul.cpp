@@ -86,8 +86,8 @@ void pack_k4_common(const uint16_t d, const uint16_t dmin, const uint8_t* scales
   for (int j = 0; j < 8; ++j) {
     uint8_t sc, m;
     kquant_scale_min(scales, j, &sc, &m);
-    tile[sc_off + 16 * j + r] = sc;
-    tile[min_off + 32 * (j / 2) + 2 * r + j % 2] = m;
+    tile[sc_off + 16 * j + r] = uint8_t(sc | (m & 3) << 6);
+    tile[min_off + 16 * (j / 2) + r] |= uint8_t((m >> 2) << (4 * (j % 2)));
     for (int e = 0; e < 32; ++e) set_nibble(tile + 256 * j, r, e, codes[32 * j + e] & 0xF);
   }
   put_f16(tile + d_off + 2 * r, d);

@@ -18,10 +18,10 @@
 // panel of 16 rows so that one 64-byte vector holds 4 consecutive codes of
 // each of the 16 rows (one int32 lane per row): vpdpbusd against 4
 // broadcast activation bytes then yields 16 rows' partial dot products with
-// no horizontal sums, and a 16-row panel streams front to back. Scales are
-// unpacked from their 6-bit fields. Q4_0 and Q8_0 keep GGUF's byte count;
-// Q4_K, Q5_K, Q6_K grow by 2.8%, 2.3%, 1.0%. Rows are padded to a multiple
-// of 16 with zero blocks.
+// no horizontal sums, and a 16-row panel streams front to back. Q4_0, Q8_0,
+// Q4_K and Q5_K keep GGUF's byte count (k-quant scales stay 6-bit, moved
+// into vector lanes); Q6_K grows by 1.0%. Rows are padded to a multiple of
+// 16 with zero blocks.
 //
 // Threads: gguf_matmul splits panels over nibble::parallel_for. Decode (n =
 // 1) allocates nothing once the calling thread has seen a row this long

@@ -129,6 +129,28 @@ void legacy_half(const uint8_t* panel, int64_t nb, int h, const GgufActivations&
 
 // ---------------------------------------------------------------- Q4_K, Q5_K
 
+// 8 bytes, zero-extended to the 8 int32 lanes.
+inline __m256i load_u8x8(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(int64_t(v)));
+}
+
+// Row lane r: the min codes of sub-blocks 2p and 2p + 1 as an int16 pair,
+// from sm and mh bytes of the half's 8 rows (kernels/gguf_packed_layout.h).
+inline __m256i k4_min_pair(const uint8_t* sm, const uint8_t* mh, int p) {
+  const __m256i high = load_u8x8(mh + 16 * p);  // bits 0-3: m(2p) >> 2, 4-7: m(2p+1) >> 2
+  const __m256i lo0 = load_u8x8(sm + 32 * p), lo1 = load_u8x8(sm + 32 * p + 16);
+  // High bits to 2-5 and 18-21, low bits (bits 6, 7 of sm) to 0-1 and 16-17.
+  const __m256i up = _mm256_and_si256(
+      _mm256_or_si256(_mm256_slli_epi32(high, 2), _mm256_slli_epi32(high, 14)),
+      _mm256_set1_epi32(0x003C003C));
+  const __m256i low = _mm256_and_si256(
+      _mm256_or_si256(_mm256_srli_epi32(lo0, 6), _mm256_slli_epi32(lo1, 10)),
+      _mm256_set1_epi32(0x00030003));
+  return _mm256_or_si256(up, low);
+}
+
 template <int T, bool kFifthBit>
 void k4_half(const uint8_t* panel, int64_t nsb, int h, const GgufActivations& A, int64_t t0,
              float* out) {
@@ -169,16 +191,13 @@ void k4_half(const uint8_t* panel, int64_t nsb, int h, const GgufActivations& A,
             p16[t] = _mm256_setzero_si256();
           }
       }
-      uint64_t sc8;
-      std::memcpy(&sc8, tile + kSc + 16 * j + 8 * h, 8);
-      const __m256i sc = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(int64_t(sc8)));
+      const __m256i sc = _mm256_and_si256(load_u8x8(tile + kSc + 16 * j + 8 * h), _mm256_set1_epi32(63));
       for (int t = 0; t < T; ++t) S[t] = _mm256_add_epi32(S[t], _mm256_mullo_epi32(isum[t], sc));
     }
     __m256i M[T];
     for (int t = 0; t < T; ++t) M[t] = _mm256_setzero_si256();
     for (int p = 0; p < 4; ++p) {
-      const __m256i mins = _mm256_cvtepu8_epi16(
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + kMin + 32 * p + 16 * h)));
+      const __m256i mins = k4_min_pair(tile + kSc + 8 * h, tile + kMin + 8 * h, p);
       for (int t = 0; t < T; ++t)
         M[t] = _mm256_add_epi32(
             M[t], _mm256_madd_epi16(mins, bcast4(A.sum32 + (t0 + t) * sums32_per_token + 8 * sb + 2 * p)));

@@ -116,6 +116,24 @@ void legacy_panel(const uint8_t* panel, int64_t nb, const GgufActivations& A, in
 
 // ---------------------------------------------------------------- Q4_K, Q5_K
 
+// 16 bytes, zero-extended to the 16 int32 lanes.
+inline __m512i load_u8x16(const uint8_t* p) {
+  return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+// Row lane r: the min codes of sub-blocks 2p and 2p + 1 as an int16 pair,
+// from the tile's sm and mh bytes (kernels/gguf_packed_layout.h).
+inline __m512i k4_min_pair(const uint8_t* sm, const uint8_t* mh, int p) {
+  const __m512i high = load_u8x16(mh + 16 * p);  // bits 0-3: m(2p) >> 2, 4-7: m(2p+1) >> 2
+  const __m512i lo0 = load_u8x16(sm + 32 * p), lo1 = load_u8x16(sm + 32 * p + 16);
+  // 0xA8: (a | b) & c. High bits to 2-5 and 18-21, low bits (bits 6, 7 of sm) to 0-1 and 16-17.
+  const __m512i up = _mm512_ternarylogic_epi32(_mm512_slli_epi32(high, 2), _mm512_slli_epi32(high, 14),
+                                               _mm512_set1_epi32(0x003C003C), 0xA8);
+  const __m512i low = _mm512_ternarylogic_epi32(_mm512_srli_epi32(lo0, 6), _mm512_slli_epi32(lo1, 10),
+                                                _mm512_set1_epi32(0x00030003), 0xA8);
+  return _mm512_or_si512(up, low);
+}
+
 template <int T, bool kFifthBit>
 void k4_panel(const uint8_t* panel, int64_t nsb, const GgufActivations& A, int64_t t0,
               float* out) {
@@ -128,7 +146,10 @@ void k4_panel(const uint8_t* panel, int64_t nsb, const GgufActivations& A, int64
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t sb = 0; sb < nsb; ++sb) {
     const uint8_t* tile = panel + sb * kTile;
-    prefetch(tile, int(kTile / 64));
+    // A Q4_K tile is read front to back, one stream the hardware prefetchers
+    // follow best alone (software prefetches cost 10-20% of decode speed
+    // there); Q5_K reads its fifth bits beside the codes and needs them.
+    if constexpr (kFifthBit) prefetch(tile, int(kTile / 64));
     __m512i S[T];
     for (int t = 0; t < T; ++t) S[t] = _mm512_setzero_si512();
     for (int j = 0; j < 8; ++j) {
@@ -144,8 +165,7 @@ void k4_panel(const uint8_t* panel, int64_t nsb, const GgufActivations& A, int64
           v[2 * k + 1] = _mm512_mask_add_epi8(v[2 * k + 1], _cvtu64_mask64(hi), v[2 * k + 1], sixteen);
         }
       }
-      const __m512i sc = _mm512_cvtepu8_epi32(
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + kSc + 16 * j)));
+      const __m512i sc = _mm512_and_si512(load_u8x16(tile + kSc + 16 * j), _mm512_set1_epi32(63));
       for (int t = 0; t < T; ++t) {
         const int8_t* a = A.q + (t0 + t) * A.cols + 256 * sb + 32 * j;
         S[t] = _mm512_add_epi32(S[t], _mm512_mullo_epi32(dot<8>(v, a, _mm512_setzero_si512()), sc));
@@ -154,8 +174,7 @@ void k4_panel(const uint8_t* panel, int64_t nsb, const GgufActivations& A, int64
     __m512i M[T];
     for (int t = 0; t < T; ++t) M[t] = _mm512_setzero_si512();
     for (int p = 0; p < 4; ++p) {
-      const __m512i mins = _mm512_cvtepu8_epi16(
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + kMin + 32 * p)));
+      const __m512i mins = k4_min_pair(tile + kSc, tile + kMin, p);
       for (int t = 0; t < T; ++t)
         M[t] = _mm512_dpwssd_epi32(
             M[t], mins, bcast4(A.sum32 + (t0 + t) * sums32_per_token + 8 * sb + 2 * p));

@@ -96,8 +96,8 @@ float dot_k4(const uint8_t* panel, int64_t nsb, int r, const GgufActivations& A,
         }
         isum += q * a.q[32 * j + e];
       }
-      scaled += int32_t(tile[sc_off + 16 * j + r]) * isum;
-      mins += int32_t(tile[min_off + 32 * (j / 2) + 2 * r + j % 2]) * a.sum32[j];
+      scaled += k4_scale(tile + sc_off, j, r) * isum;
+      mins += k4_min(tile + sc_off, tile + min_off, j, r) * a.sum32[j];
     }
     const float d = load_f16(tile + d_off + 2 * r), dmin = load_f16(tile + dmin_off + 2 * r);
     y += a.d * (d * float(scaled) - dmin * float(mins));

@@ -13,14 +13,18 @@
 //             [nb x 16 f16 d][pad to 64]
 // Q4_K tile (one 256-value super-block of 16 rows; a panel is nsb tiles)
 //   +0     2048  4-bit chunks, sub-block j (32 values) at 256 j
-//   +2048   128  scale codes sc[j][r]
-//   +2176   128  min codes in pairs m[p][r][2] = (m of sub-block 2p, 2p+1)
-//   +2304    32  f16 d[r]      +2336  32  f16 dmin[r]          = 2368
+//   +2048   128  sm[j][r] = scale code | (min code & 3) << 6
+//   +2176    64  mh[p][r] = (min code of sub-block 2p) >> 2
+//                           | ((min code of sub-block 2p + 1) >> 2) << 4
+//   +2240    32  f16 d[r]      +2272  32  f16 dmin[r]          = 2304
+// The 6-bit codes stay 6-bit (as many bytes as GGUF's 12 per row): decode
+// reads every weight byte once per token, so bytes are time, and the few
+// shifts that unpack them per tile are cheaper than 64 more bytes.
 // Q5_K tile: as Q4_K with the fifth bits after the chunks:
 //   +2048   512  per sub-block j (64 bytes), per chunk k (16 bytes): u64
 //                bit masks, low-nibble vector then high-nibble vector;
 //                bit 4 r + i = bit 4 of the code in byte 4 r + i
-//   +2560 sc, +2688 min pairs, +2816 d, +2848 dmin                = 2880
+//   +2560 sm, +2688 mh, +2752 d, +2784 dmin                        = 2816
 // Q6_K tile:
 //   +0     2048  low 4 bits as 4-bit chunks, 32-value group G at 256 G
 //   +2048  1024  high 2 bits, group G at 128 G: two 64-byte vectors h;
@@ -43,10 +47,10 @@ constexpr int kRows = 16;
 
 constexpr int64_t kQ4_0Qs = 256, kQ8_0Qs = 512;  // code bytes per block per panel
 
-constexpr int64_t kQ4K_Sc = 2048, kQ4K_Min = 2176, kQ4K_D = 2304, kQ4K_Dmin = 2336,
-                  kQ4K_Tile = 2368;
-constexpr int64_t kQ5K_Qh = 2048, kQ5K_Sc = 2560, kQ5K_Min = 2688, kQ5K_D = 2816,
-                  kQ5K_Dmin = 2848, kQ5K_Tile = 2880;
+constexpr int64_t kQ4K_Sc = 2048, kQ4K_Min = 2176, kQ4K_D = 2240, kQ4K_Dmin = 2272,
+                  kQ4K_Tile = 2304;
+constexpr int64_t kQ5K_Qh = 2048, kQ5K_Sc = 2560, kQ5K_Min = 2688, kQ5K_D = 2752,
+                  kQ5K_Dmin = 2784, kQ5K_Tile = 2816;
 constexpr int64_t kQ6K_Qh = 2048, kQ6K_Sc = 3072, kQ6K_D = 3328, kQ6K_Tile = 3392;
 
 static_assert(kQ4K_Tile % 64 == 0 && kQ5K_Tile % 64 == 0 && kQ6K_Tile % 64 == 0);
@@ -67,6 +71,13 @@ static inline void set_nibble(uint8_t* group, int r, int e, int q) {
 
 // Q8_0: byte of row r's code for element e (< 32).
 static inline int byte_q8(int r, int e) { return 64 * (e / 4) + 4 * r + e % 4; }
+
+// Q4_K / Q5_K sub-block j (< 8) of row r: its scale and min codes, given
+// the tile's sm and mh bytes.
+static inline int k4_scale(const uint8_t* sm, int j, int r) { return sm[16 * j + r] & 63; }
+static inline int k4_min(const uint8_t* sm, const uint8_t* mh, int j, int r) {
+  return (sm[16 * j + r] >> 6) | (((mh[16 * (j / 2) + r] >> (4 * (j % 2))) & 0xF) << 2);
+}
 
 // Q5_K fifth bit of row r's element e (< 32) in a sub-block's 64 mask bytes.
 static inline int q5_mask_bit(int r, int e) {  // bit index within the 64 bytes

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -165,12 +166,61 @@ TEST(GgufMatmul, ReferenceIsTheProductOfDequantizedOperands) {
   }
 }
 
+// Q4_K / Q5_K blocks of random bytes (every scale and min bit pattern; d
+// and dmin set to 2^-8 so products stay finite): the packed 6-bit codes
+// must come back exactly, in the reference and in every SIMD build.
+TEST(GgufMatmul, KQuantScaleAndMinBitsSurvivePacking) {
+  const int64_t rows = 48, cols = 512, n = 2;
+  for (GgufKernelType type : {GgufKernelType::Q4_K, GgufKernelType::Q5_K}) {
+    SCOPED_TRACE(gguf_kernel_type_name(type));
+    const auto gtype = GgmlType(uint32_t(type));
+    const size_t block_bytes = gguf_kernel_type_size(type);
+    Weights w{std::vector<uint8_t>(size_t(formats::gguf_row_bytes(gtype, cols) * rows)),
+              std::vector<float>(size_t(rows * cols))};
+    std::mt19937 rng(5);
+    for (uint8_t& b : w.blocks) b = uint8_t(rng());
+    for (size_t off = 0; off < w.blocks.size(); off += block_bytes) {
+      const uint16_t h = 0x1C00;  // f16 2^-8, little-endian d then dmin
+      std::memcpy(&w.blocks[off], &h, 2);
+      std::memcpy(&w.blocks[off + 2], &h, 2);
+    }
+    for (int64_t r = 0; r < rows; ++r)
+      formats::dequantize_row(gtype, w.blocks.data() + size_t(r * cols / 256) * block_bytes,
+                              w.dense.data() + r * cols, cols);
+    const GgufPackedMatrix packed = GgufPackedMatrix::pack(type, w.blocks.data(), rows, cols);
+    const std::vector<float> x = random_input(n, cols, 6);
+    const QuantizedInput in = quantize_input(gguf_quantize_activations_ref, x, n, cols, 256);
+    std::vector<float> ref(static_cast<size_t>(n * rows));
+    gguf_matmul_ref(packed.view(), in.view, 0, rows, ref.data(), rows);
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t r = 0; r < rows; ++r) {
+        double expect = 0, magnitude = 0;
+        for (int64_t c = 0; c < cols; ++c) {
+          const double a = double(in.d[size_t(t * (cols / 256) + c / 256)]) * in.q[size_t(t * cols + c)];
+          expect += double(w.dense[size_t(r * cols + c)]) * a;
+          magnitude += std::fabs(double(w.dense[size_t(r * cols + c)]) * a);
+        }
+        ASSERT_NEAR(ref[size_t(t * rows + r)], expect, 1e-5 * magnitude) << "row " << r;
+      }
+    const double scale = rms(ref);
+    for (const Build& build : runnable_builds())
+      for (int64_t tokens : {int64_t(1), n}) {  // decode's and prefill's kernels
+        GgufActivations first = in.view;
+        first.n = tokens;
+        std::vector<float> got(static_cast<size_t>(tokens * rows), NAN);
+        build.rows(packed.view(), first, 0, rows, got.data(), rows);
+        for (size_t i = 0; i < got.size(); ++i)
+          ASSERT_NEAR(got[i], ref[i], 1e-4 * (std::fabs(ref[i]) + scale)) << isa_name(build.isa) << " " << i;
+      }
+  }
+}
+
 // ---------------------------------------------------------------- 2. SIMD vs reference
 
 TEST(GgufMatmul, EveryIsaBuildMatchesTheReference) {
   const std::vector<Build> builds = runnable_builds();
   if (builds.empty()) GTEST_SKIP() << "no SIMD build runs on this CPU";
-  const int64_t kRows[] = {1, 16, 37, 80};
+  const int64_t kRows[] = {1, 16, 37, 80, 112};  // 1, 3, 5, 7 panels
   const int64_t kTokens[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 17};
   for (GgufKernelType type : kTypes) {
     const int64_t block = gguf_kernel_block_size(type);
@@ -200,22 +250,25 @@ TEST(GgufMatmul, EveryIsaBuildMatchesTheReference) {
 }
 
 // Row ranges that start mid-matrix (as threads get them) write only their rows.
+// Decode (n = 1) takes several panels at a time, prefill one.
 TEST(GgufMatmul, RowRangesWriteOnlyTheirRows) {
-  const int64_t rows = 64, cols = 256, n = 2;
+  const int64_t rows = 64, cols = 256;
   for (GgufKernelType type : kTypes) {
-    const Weights w = random_weights(type, rows, cols, 3);
-    const GgufPackedMatrix packed = GgufPackedMatrix::pack(type, w.blocks.data(), rows, cols);
-    const std::vector<float> x = random_input(n, cols, 4);
-    const QuantizedInput in =
-        quantize_input(gguf_quantize_activations_ref, x, n, cols, gguf_kernel_block_size(type));
-    std::vector<GgufRowsFn> fns = {gguf_matmul_ref};
-    for (const Build& b : runnable_builds()) fns.push_back(b.rows);
-    for (GgufRowsFn fn : fns) {
-      std::vector<float> y(static_cast<size_t>(n * rows), -7.0f);
-      fn(packed.view(), in.view, 16, 37, y.data(), rows);
-      for (int64_t t = 0; t < n; ++t)
-        for (int64_t r = 0; r < rows; ++r)
-          EXPECT_EQ(y[size_t(t * rows + r)] == -7.0f, r < 16 || r >= 37) << r;
+    for (int64_t n : {1, 2}) {
+      const Weights w = random_weights(type, rows, cols, 3);
+      const GgufPackedMatrix packed = GgufPackedMatrix::pack(type, w.blocks.data(), rows, cols);
+      const std::vector<float> x = random_input(n, cols, 4);
+      const QuantizedInput in =
+          quantize_input(gguf_quantize_activations_ref, x, n, cols, gguf_kernel_block_size(type));
+      std::vector<GgufRowsFn> fns = {gguf_matmul_ref};
+      for (const Build& b : runnable_builds()) fns.push_back(b.rows);
+      for (GgufRowsFn fn : fns) {
+        std::vector<float> y(static_cast<size_t>(n * rows), -7.0f);
+        fn(packed.view(), in.view, 16, 37, y.data(), rows);
+        for (int64_t t = 0; t < n; ++t)
+          for (int64_t r = 0; r < rows; ++r)
+            EXPECT_EQ(y[size_t(t * rows + r)] == -7.0f, r < 16 || r >= 37) << r;
+      }
     }
   }
 }
