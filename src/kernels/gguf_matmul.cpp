@@ -47,13 +47,11 @@ size_t gguf_kernel_type_size(GgufKernelType type) {
 
 namespace {
 
-int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
-
 int64_t panel_bytes_for(GgufKernelType type, int64_t cols) {
   const int64_t blocks = cols / gguf_kernel_block_size(type);
   switch (type) {
-    case GgufKernelType::Q4_0: return round_up(blocks * (kQ4_0Qs + 2 * kRows), 64);
-    case GgufKernelType::Q8_0: return round_up(blocks * (kQ8_0Qs + 2 * kRows), 64);
+    case GgufKernelType::Q4_0: return legacy_panel_bytes(blocks, kQ4_0Qs);
+    case GgufKernelType::Q8_0: return legacy_panel_bytes(blocks, kQ8_0Qs);
     case GgufKernelType::Q4_K: return blocks * kQ4K_Tile;
     case GgufKernelType::Q5_K: return blocks * kQ5K_Tile;
     case GgufKernelType::Q6_K: return blocks * kQ6K_Tile;
@@ -64,31 +62,32 @@ int64_t panel_bytes_for(GgufKernelType type, int64_t cols) {
 void put_f16(uint8_t* p, uint16_t h) { std::memcpy(p, &h, 2); }
 
 // Row r of a panel, one GGUF block (block index b of the row) at a time.
-void pack_q4_0(const BlockQ4_0& blk, uint8_t* panel, int64_t nb, int64_t b, int r) {
-  uint8_t* group = panel + b * kQ4_0Qs;
+void pack_q4_0(const BlockQ4_0& blk, uint8_t* panel, int64_t b, int r) {
+  uint8_t* group = panel + legacy_codes(b, kQ4_0Qs);
   for (int e = 0; e < 16; ++e) {
     set_nibble(group, r, e, blk.qs[e] & 0xF);
     set_nibble(group, r, e + 16, blk.qs[e] >> 4);
   }
-  put_f16(panel + nb * kQ4_0Qs + (b * kRows + r) * 2, blk.d);
+  put_f16(panel + legacy_scales(b, kQ4_0Qs) + 2 * r, blk.d);
 }
 
-void pack_q8_0(const BlockQ8_0& blk, uint8_t* panel, int64_t nb, int64_t b, int r) {
-  uint8_t* group = panel + b * kQ8_0Qs;
+void pack_q8_0(const BlockQ8_0& blk, uint8_t* panel, int64_t b, int r) {
+  uint8_t* group = panel + legacy_codes(b, kQ8_0Qs);
   for (int e = 0; e < 32; ++e) group[byte_q8(r, e)] = uint8_t(blk.qs[e]) ^ 0x80;
-  put_f16(panel + nb * kQ8_0Qs + (b * kRows + r) * 2, blk.d);
+  put_f16(panel + legacy_scales(b, kQ8_0Qs) + 2 * r, blk.d);
 }
 
 // The 4-bit chunks, scales, mins and d/dmin shared by Q4_K and Q5_K tiles.
 void pack_k4_common(const uint16_t d, const uint16_t dmin, const uint8_t* scales,
-                    const uint8_t* codes, uint8_t* tile, int r, int64_t sc_off, int64_t min_off,
-                    int64_t d_off, int64_t dmin_off) {
+                    const uint8_t* codes, uint8_t* tile, int r, bool fifth_bit, int64_t sc_off,
+                    int64_t min_off, int64_t d_off, int64_t dmin_off) {
   for (int j = 0; j < 8; ++j) {
     uint8_t sc, m;
     kquant_scale_min(scales, j, &sc, &m);
     tile[sc_off + 16 * j + r] = uint8_t(sc | (m & 3) << 6);
     tile[min_off + 16 * (j / 2) + r] |= uint8_t((m >> 2) << (4 * (j % 2)));
-    for (int e = 0; e < 32; ++e) set_nibble(tile + 256 * j, r, e, codes[32 * j + e] & 0xF);
+    for (int e = 0; e < 32; ++e)
+      set_nibble(tile + k4_chunks(j, fifth_bit), r, e, codes[32 * j + e] & 0xF);
   }
   put_f16(tile + d_off + 2 * r, d);
   put_f16(tile + dmin_off + 2 * r, dmin);
@@ -98,7 +97,8 @@ void pack_q4_K(const BlockQ4_K& blk, uint8_t* tile, int r) {
   uint8_t codes[256];
   for (int j = 0; j < 8; ++j)
     for (int l = 0; l < 32; ++l) codes[32 * j + l] = (blk.qs[32 * (j / 2) + l] >> (4 * (j % 2))) & 0xF;
-  pack_k4_common(blk.d, blk.dmin, blk.scales, codes, tile, r, kQ4K_Sc, kQ4K_Min, kQ4K_D, kQ4K_Dmin);
+  pack_k4_common(blk.d, blk.dmin, blk.scales, codes, tile, r, false, kQ4K_Sc, kQ4K_Min, kQ4K_D,
+                 kQ4K_Dmin);
 }
 
 void pack_q5_K(const BlockQ5_K& blk, uint8_t* tile, int r) {
@@ -107,9 +107,10 @@ void pack_q5_K(const BlockQ5_K& blk, uint8_t* tile, int r) {
     for (int l = 0; l < 32; ++l)
       codes[32 * j + l] = uint8_t(((blk.qs[32 * (j / 2) + l] >> (4 * (j % 2))) & 0xF) |
                                   (((blk.qh[l] >> j) & 1) << 4));
-  pack_k4_common(blk.d, blk.dmin, blk.scales, codes, tile, r, kQ5K_Sc, kQ5K_Min, kQ5K_D, kQ5K_Dmin);
+  pack_k4_common(blk.d, blk.dmin, blk.scales, codes, tile, r, true, kQ5K_Sc, kQ5K_Min, kQ5K_D,
+                 kQ5K_Dmin);
   for (int j = 0; j < 8; ++j) {
-    uint8_t* masks = tile + kQ5K_Qh + 64 * j;
+    uint8_t* masks = tile + q5_masks(j);
     for (int e = 0; e < 32; ++e) {
       const int bit = q5_mask_bit(r, e);
       if (codes[32 * j + e] & 0x10) masks[bit / 8] |= uint8_t(1u << (bit % 8));
@@ -124,11 +125,10 @@ void pack_q6_K(const BlockQ6_K& blk, uint8_t* tile, int r) {
     const int low = quarter < 2 ? ql & 0xF : ql >> 4;
     const int high = (blk.qh[32 * h + l] >> (2 * quarter)) & 3;
     const int G = e / 32, eg = e % 32;
-    set_nibble(tile + 256 * G, r, eg, low);
-    tile[kQ6K_Qh + 128 * G + q6_high_byte(r, eg)] |= uint8_t(high << q6_high_shift(eg));
+    set_nibble(tile + q6_low(G), r, eg, low);
+    tile[q6_high(G) + q6_high_byte(r, eg)] |= uint8_t(high << q6_high_shift(eg));
   }
-  for (int s = 0; s < 16; ++s)
-    tile[kQ6K_Sc + 32 * (s / 2) + 2 * r + s % 2] = uint8_t(blk.scales[s]);
+  for (int s = 0; s < 16; ++s) tile[q6_scales(s / 2) + 2 * r + s % 2] = uint8_t(blk.scales[s]);
   const float d = f16_to_f32(blk.d);
   std::memcpy(tile + kQ6K_D + 4 * r, &d, 4);
 }
@@ -190,10 +190,10 @@ GgufPackedMatrix GgufPackedMatrix::pack(GgufKernelType type, const void* blocks,
         for (int64_t b = 0; b < nb; ++b) {
           switch (type) {
             case GgufKernelType::Q4_0:
-              pack_q4_0(reinterpret_cast<const BlockQ4_0*>(row)[b], panel, nb, b, r);
+              pack_q4_0(reinterpret_cast<const BlockQ4_0*>(row)[b], panel, b, r);
               break;
             case GgufKernelType::Q8_0:
-              pack_q8_0(reinterpret_cast<const BlockQ8_0*>(row)[b], panel, nb, b, r);
+              pack_q8_0(reinterpret_cast<const BlockQ8_0*>(row)[b], panel, b, r);
               break;
             case GgufKernelType::Q4_K:
               pack_q4_K(reinterpret_cast<const BlockQ4_K*>(row)[b], panel + b * kQ4K_Tile, r);

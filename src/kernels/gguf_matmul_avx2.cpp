@@ -81,16 +81,10 @@ template <int T, bool kQ8>
 void legacy_half(const uint8_t* panel, int64_t nb, int h, const GgufActivations& A, int64_t t0,
                  float* out) {
   constexpr int64_t kQs = kQ8 ? kQ8_0Qs : kQ4_0Qs;
-  const uint8_t* dws = panel + nb * kQs + 16 * h;
   __m256 acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* w = panel + b * kQs + 32 * h;
-    if (h == 0) {  // the second half finds the panel in L2
-      prefetch(panel + b * kQs, int(kQs / 64));
-      if (b % 2 == 0)
-        _mm_prefetch(reinterpret_cast<const char*>(dws + 32 * b + kPrefetchBytes / kQs * 32), _MM_HINT_T1);
-    }
+    const uint8_t* w = panel + legacy_codes(b, kQs) + 32 * h;
     const int8_t* a[T];
     for (int t = 0; t < T; ++t) a[t] = A.q + (t0 + t) * A.cols + 32 * b;
     __m256i isum[T];
@@ -118,7 +112,7 @@ void legacy_half(const uint8_t* panel, int64_t nb, int h, const GgufActivations&
         isum[t] = _mm256_add_epi32(widen(p16[t]),
                                    _mm256_set1_epi32(-8 * int32_t(A.sum32[(t0 + t) * nb + b])));
     }
-    const __m256 dw = load_f16x8(dws + 32 * b);
+    const __m256 dw = load_f16x8(panel + legacy_scales(b, kQs) + 16 * h);
     for (int t = 0; t < T; ++t) {
       const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(A.d[(t0 + t) * nb + b]));
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), scale, acc[t]);
@@ -174,11 +168,11 @@ void k4_half(const uint8_t* panel, int64_t nsb, int h, const GgufActivations& A,
       for (int t = 0; t < T; ++t) isum[t] = p16[t] = _mm256_setzero_si256();
       for (int k = 0; k < 4; ++k) {
         __m256i lo, hi;
-        nibbles(tile + 256 * j + 64 * k + 32 * h, &lo, &hi);
+        nibbles(tile + k4_chunks(j, kFifthBit) + 64 * k + 32 * h, &lo, &hi);
         if constexpr (kFifthBit) {
           uint32_t mlo, mhi;
-          std::memcpy(&mlo, tile + kQ5K_Qh + 64 * j + 16 * k + 4 * h, 4);
-          std::memcpy(&mhi, tile + kQ5K_Qh + 64 * j + 16 * k + 8 + 4 * h, 4);
+          std::memcpy(&mlo, tile + q5_masks(j) + 16 * k + 4 * h, 4);
+          std::memcpy(&mhi, tile + q5_masks(j) + 16 * k + 8 + 4 * h, 4);
           lo = _mm256_or_si256(lo, bits_to_sixteens(mlo));
           hi = _mm256_or_si256(hi, bits_to_sixteens(mhi));
         }
@@ -223,20 +217,19 @@ void q6k_half(const uint8_t* panel, int64_t nsb, int h, const GgufActivations& A
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t sb = 0; sb < nsb; ++sb) {
     const uint8_t* tile = panel + sb * kQ6K_Tile;
-    if (h == 0) prefetch(tile, int(kQ6K_Tile / 64));
     __m256i S[T], C[T];
     for (int t = 0; t < T; ++t) S[t] = C[t] = _mm256_setzero_si256();
     for (int G = 0; G < 8; ++G) {
       const int8_t* a[T];
       for (int t = 0; t < T; ++t) a[t] = A.q + (t0 + t) * A.cols + 256 * sb + 32 * G;
       const __m256i pair = _mm256_cvtepi8_epi16(
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + kQ6K_Sc + 32 * G + 16 * h)));
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + q6_scales(G) + 16 * h)));
       // Sub-block 2G uses vectors 0..3 (chunks 0, 1), sub-block 2G + 1 vectors 4..7.
       for (int s = 0; s < 2; ++s) {
-        const __m256i high = load(tile + kQ6K_Qh + 128 * G + 64 * s + 32 * h);
+        const __m256i high = load(tile + q6_high(G) + 64 * s + 32 * h);
         __m256i lo0, hi0, lo1, hi1;
-        nibbles(tile + 256 * G + 64 * (2 * s) + 32 * h, &lo0, &hi0);
-        nibbles(tile + 256 * G + 64 * (2 * s + 1) + 32 * h, &lo1, &hi1);
+        nibbles(tile + q6_low(G) + 64 * (2 * s) + 32 * h, &lo0, &hi0);
+        nibbles(tile + q6_low(G) + 64 * (2 * s + 1) + 32 * h, &lo1, &hi1);
         lo0 = _mm256_or_si256(lo0, _mm256_and_si256(_mm256_slli_epi16(high, 4), m30));
         hi0 = _mm256_or_si256(hi0, _mm256_and_si256(_mm256_slli_epi16(high, 2), m30));
         lo1 = _mm256_or_si256(lo1, _mm256_and_si256(high, m30));

@@ -55,8 +55,9 @@ float dot_q4_0(const uint8_t* panel, int64_t nb, int r, const GgufActivations& A
   for (int64_t b = 0; b < nb; ++b) {
     const TokenBlock a = token_block(A, t, b);
     int32_t isum = 0;
-    for (int e = 0; e < 32; ++e) isum += (get_nibble(panel + b * kQ4_0Qs, r, e) - 8) * a.q[e];
-    const float dw = load_f16(panel + nb * kQ4_0Qs + (b * kRows + r) * 2);
+    for (int e = 0; e < 32; ++e)
+      isum += (get_nibble(panel + legacy_codes(b, kQ4_0Qs), r, e) - 8) * a.q[e];
+    const float dw = load_f16(panel + legacy_scales(b, kQ4_0Qs) + 2 * r);
     y += dw * a.d * float(isum);
   }
   return y;
@@ -68,8 +69,8 @@ float dot_q8_0(const uint8_t* panel, int64_t nb, int r, const GgufActivations& A
     const TokenBlock a = token_block(A, t, b);
     int32_t isum = 0;
     for (int e = 0; e < 32; ++e)
-      isum += int(int8_t(panel[b * kQ8_0Qs + byte_q8(r, e)] ^ 0x80)) * a.q[e];
-    const float dw = load_f16(panel + nb * kQ8_0Qs + (b * kRows + r) * 2);
+      isum += int(int8_t(panel[legacy_codes(b, kQ8_0Qs) + byte_q8(r, e)] ^ 0x80)) * a.q[e];
+    const float dw = load_f16(panel + legacy_scales(b, kQ8_0Qs) + 2 * r);
     y += dw * a.d * float(isum);
   }
   return y;
@@ -89,10 +90,10 @@ float dot_k4(const uint8_t* panel, int64_t nsb, int r, const GgufActivations& A,
     for (int j = 0; j < 8; ++j) {
       int32_t isum = 0;
       for (int e = 0; e < 32; ++e) {
-        int q = get_nibble(tile + 256 * j, r, e);
+        int q = get_nibble(tile + k4_chunks(j, kFifthBit), r, e);
         if (kFifthBit) {
           const int bit = q5_mask_bit(r, e);
-          q |= ((tile[kQ5K_Qh + 64 * j + bit / 8] >> (bit % 8)) & 1) << 4;
+          q |= ((tile[q5_masks(j) + bit / 8] >> (bit % 8)) & 1) << 4;
         }
         isum += q * a.q[32 * j + e];
       }
@@ -116,11 +117,11 @@ float dot_q6_K(const uint8_t* panel, int64_t nsb, int r, const GgufActivations& 
       const int G = s / 2;
       int32_t isum = 0;
       for (int e = 16 * (s % 2); e < 16 * (s % 2) + 16; ++e) {
-        const int low = get_nibble(tile + 256 * G, r, e);
-        const int high = (tile[kQ6K_Qh + 128 * G + q6_high_byte(r, e)] >> q6_high_shift(e)) & 3;
+        const int low = get_nibble(tile + q6_low(G), r, e);
+        const int high = (tile[q6_high(G) + q6_high_byte(r, e)] >> q6_high_shift(e)) & 3;
         isum += ((low | (high << 4)) - 32) * a.q[32 * G + e];
       }
-      total += int32_t(int8_t(tile[kQ6K_Sc + 32 * G + 2 * r + s % 2])) * isum;
+      total += int32_t(int8_t(tile[q6_scales(G) + 2 * r + s % 2])) * isum;
     }
     y += a.d * load_f32(tile + kQ6K_D + 4 * r) * float(total);
   }
