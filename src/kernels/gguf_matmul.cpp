@@ -1,12 +1,12 @@
 // Packing GGUF blocks into the kernels' panels, and the threaded entry point.
 #include "kernels/gguf_matmul.h"
 
-#include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include "core/error.h"
 #include "core/half.h"
+#include "core/streamed_memory.h"
 #include "kernels/dispatch.h"
 #include "kernels/gguf_block_layout.h"
 #include "kernels/gguf_packed_layout.h"
@@ -146,7 +146,7 @@ GgufPackedMatrix::GgufPackedMatrix(GgufPackedMatrix&& other) noexcept
 
 GgufPackedMatrix& GgufPackedMatrix::operator=(GgufPackedMatrix&& other) noexcept {
   if (this != &other) {
-    std::free(storage_);
+    free_streamed(storage_);
     storage_ = other.storage_;
     bytes_ = other.bytes_;
     view_ = other.view_;
@@ -157,7 +157,7 @@ GgufPackedMatrix& GgufPackedMatrix::operator=(GgufPackedMatrix&& other) noexcept
   return *this;
 }
 
-GgufPackedMatrix::~GgufPackedMatrix() { std::free(storage_); }
+GgufPackedMatrix::~GgufPackedMatrix() { free_streamed(storage_); }
 
 GgufPackedMatrix GgufPackedMatrix::pack(GgufKernelType type, const void* blocks, int64_t rows,
                                         int64_t cols) {
@@ -175,10 +175,8 @@ GgufPackedMatrix GgufPackedMatrix::pack(GgufKernelType type, const void* blocks,
 
   GgufPackedMatrix m;
   m.bytes_ = size_t(panels * panel_bytes);
-  m.storage_ = static_cast<uint8_t*>(std::aligned_alloc(64, m.bytes_));
-  NIBBLE_CHECK(m.storage_ != nullptr, "gguf pack: out of memory for ", m.bytes_, " bytes");
+  m.storage_ = allocate_streamed(m.bytes_);  // zeroed: padding rows get zero codes and scales
   m.view_ = GgufPackedView{type, rows, cols, panel_bytes, m.storage_};
-  std::memset(m.storage_, 0, m.bytes_);  // padding rows: zero codes and zero scales
 
   const size_t row_bytes = size_t(nb) * gguf_kernel_type_size(type);
   const auto* src = static_cast<const uint8_t*>(blocks);

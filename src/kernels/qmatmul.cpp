@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <cstring>
-#include <new>
 
 #include "core/error.h"
+#include "core/streamed_memory.h"
 #include "kernels/dispatch.h"
 
 namespace nibble::kernels {
@@ -46,9 +46,7 @@ struct ScratchLayout {
 
 }  // namespace
 
-void PackedQuantMatrix::Free::operator()(uint8_t* p) const {
-  ::operator delete[](p, std::align_val_t(kAlign));
-}
+void PackedQuantMatrix::Free::operator()(uint8_t* p) const { free_streamed(p); }
 
 PackedQuantMatrix::PackedQuantMatrix(const QuantSource& s) {
   NIBBLE_CHECK(s.bits == 2 || s.bits == 3 || s.bits == 4 || s.bits == 8,
@@ -108,9 +106,7 @@ PackedQuantMatrix::PackedQuantMatrix(const QuantSource& s) {
   row_block_bytes_ = groups * kQHeaderBytes + (k_pad_ / kQColBlock) * 64 * s.bits;
   const int64_t row_blocks = (s.rows + kQRowBlock - 1) / kQRowBlock;
   data_bytes_ = size_t(row_blocks * row_block_bytes_);
-  data_.reset(static_cast<uint8_t*>(::operator new[](std::max<size_t>(data_bytes_, 1),
-                                                     std::align_val_t(kAlign))));
-  std::memset(data_.get(), 0, data_bytes_);
+  data_.reset(allocate_streamed(data_bytes_));  // zeroed, 2 MiB aligned
 
   const int64_t block_bytes = 64 * s.bits;
   parallel_for(row_blocks, [&](int64_t rb0, int64_t rb1) {
