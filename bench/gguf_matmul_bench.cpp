@@ -6,7 +6,8 @@
 //             to hold against memory_bandwidth_bench's Read. Calls cycle
 //             through copies of the matrix filling a 512 MiB pool, so the
 //             weights come from DRAM as in a real forward pass rather than
-//             from the L3.
+//             from the L3; the pool is allocated as the model's packed
+//             weights are (core/streamed_memory.h: huge pages).
 //   Prefill*  n = 64 tokens: "GFLOP/s" (2 * rows * cols * n per call).
 //
 // Weights: 64 Gaussian rows quantized with formats::quantize_row, repeated
@@ -14,7 +15,6 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <tuple>
@@ -23,6 +23,7 @@
 
 #include "core/cpu.h"
 #include "core/parallel.h"
+#include "core/streamed_memory.h"
 #include "formats/gguf_blocks.h"
 #include "kernels/gguf_matmul.h"
 
@@ -59,7 +60,7 @@ const GgufPackedMatrix& packed_matrix(GgufKernelType type, int64_t rows, int64_t
 
 // Views of as many copies of `m` as fit in the pool (one for prefill).
 std::vector<GgufPackedView> copies(const GgufPackedMatrix& m, bool many) {
-  static uint8_t* pool = static_cast<uint8_t*>(std::aligned_alloc(64, size_t(kPoolBytes)));
+  static uint8_t* pool = nibble::allocate_streamed(size_t(kPoolBytes));
   const int64_t count = many ? kPoolBytes / int64_t(m.bytes()) : 1;
   std::vector<GgufPackedView> views;
   if (!many) {
