@@ -20,8 +20,9 @@
 // broadcast activation bytes then yields 16 rows' partial dot products with
 // no horizontal sums, and a 16-row panel streams front to back. Q4_0, Q8_0,
 // Q4_K and Q5_K keep GGUF's byte count (k-quant scales stay 6-bit, moved
-// into vector lanes); Q6_K grows by 1.0%. Rows are padded to a multiple of
-// 16 with zero blocks.
+// into vector lanes; Q4_0 and Q8_0 rows of an odd block count gain one
+// empty block); Q6_K grows by 1.0%. Rows are padded to a multiple of 16
+// with zero blocks.
 //
 // Threads: gguf_matmul splits panels over nibble::parallel_for. Decode (n =
 // 1) allocates nothing once the calling thread has seen a row this long

@@ -24,7 +24,11 @@ using namespace gguf_packed;
 constexpr int kLegacyTokens = 4;
 constexpr int kKTokens = 2;  // 16 ymm registers: keep the k-quant sums in registers
 
-// Weights stream into L2 this far ahead of the loads; see the AVX-512 build.
+// Q4_K / Q5_K: the first half's pass prefetches each tile into L2 this far
+// ahead, and the second half finds it there. (The AVX-512 build, one pass
+// per panel, reads every type as fast or faster without software
+// prefetches; Q4_0, Q8_0 and Q6_K here follow it, the k-quant halves were
+// not re-measured.)
 constexpr int kPrefetchBytes = 4096;
 
 inline void prefetch(const uint8_t* p, int lines) {
