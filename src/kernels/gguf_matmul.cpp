@@ -146,7 +146,7 @@ GgufPackedMatrix::GgufPackedMatrix(GgufPackedMatrix&& other) noexcept
 
 GgufPackedMatrix& GgufPackedMatrix::operator=(GgufPackedMatrix&& other) noexcept {
   if (this != &other) {
-    free_streamed(storage_);
+    free_streamed(storage_, bytes_);
     storage_ = other.storage_;
     bytes_ = other.bytes_;
     view_ = other.view_;
@@ -157,7 +157,7 @@ GgufPackedMatrix& GgufPackedMatrix::operator=(GgufPackedMatrix&& other) noexcept
   return *this;
 }
 
-GgufPackedMatrix::~GgufPackedMatrix() { free_streamed(storage_); }
+GgufPackedMatrix::~GgufPackedMatrix() { free_streamed(storage_, bytes_); }
 
 GgufPackedMatrix GgufPackedMatrix::pack(GgufKernelType type, const void* blocks, int64_t rows,
                                         int64_t cols) {

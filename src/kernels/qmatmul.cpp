@@ -46,7 +46,7 @@ struct ScratchLayout {
 
 }  // namespace
 
-void PackedQuantMatrix::Free::operator()(uint8_t* p) const { free_streamed(p); }
+void PackedQuantMatrix::Free::operator()(uint8_t* p) const { free_streamed(p, bytes); }
 
 PackedQuantMatrix::PackedQuantMatrix(const QuantSource& s) {
   NIBBLE_CHECK(s.bits == 2 || s.bits == 3 || s.bits == 4 || s.bits == 8,
@@ -106,7 +106,7 @@ PackedQuantMatrix::PackedQuantMatrix(const QuantSource& s) {
   row_block_bytes_ = groups * kQHeaderBytes + (k_pad_ / kQColBlock) * 64 * s.bits;
   const int64_t row_blocks = (s.rows + kQRowBlock - 1) / kQRowBlock;
   data_bytes_ = size_t(row_blocks * row_block_bytes_);
-  data_.reset(allocate_streamed(data_bytes_));  // zeroed, 2 MiB aligned
+  data_ = std::unique_ptr<uint8_t[], Free>(allocate_streamed(data_bytes_), Free{data_bytes_});
 
   const int64_t block_bytes = 64 * s.bits;
   parallel_for(row_blocks, [&](int64_t rb0, int64_t rb1) {

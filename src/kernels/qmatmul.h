@@ -130,6 +130,7 @@ class PackedQuantMatrix {
 
  private:
   struct Free {
+    size_t bytes;  // as allocated (core/streamed_memory.h)
     void operator()(uint8_t* p) const;
   };
   std::unique_ptr<uint8_t[], Free> data_;

@@ -18,10 +18,10 @@ TEST(StreamedMemory, ZeroedAndAligned) {
     size_t nonzero = 0;
     for (size_t i = 0; i < bytes; ++i) nonzero += p[i] != 0;
     EXPECT_EQ(nonzero, 0u) << bytes;
-    if (bytes > 0) p[bytes - 1] = 1;  // writable to the end (AddressSanitizer checks the bound)
-    free_streamed(p);
+    if (bytes > 0) p[bytes - 1] = 1;  // writable to the end
+    free_streamed(p, bytes);
   }
-  free_streamed(nullptr);
+  free_streamed(nullptr, 0);
 }
 
 }  // namespace
