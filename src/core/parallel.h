@@ -1,5 +1,6 @@
 // Threads. One process-wide thread count (the CLI's --threads), and
-// parallel_for over a range split into one contiguous chunk per thread.
+// parallel_for over a range split into one contiguous chunk per thread (or,
+// parallel_for_balanced, into a few chunks per thread handed out in turn).
 #pragma once
 
 #include <omp.h>

@@ -78,8 +78,8 @@ constexpr int64_t kMinParallelWork = int64_t(1) << 16;
 
 // Calls body(r0, r1) on disjoint ranges covering [0, rows), spread over the
 // threads by parallel_for_balanced, each a whole number of `block` rows
-// (except at the end). A block of 16
-// rows also keeps threads off each other's cache lines of f32 outputs.
+// (except at the end). A block of 16 rows also keeps threads off each
+// other's cache lines of f32 outputs.
 template <class Body>
 void for_row_blocks(int64_t rows, int64_t block, int64_t work_per_row, Body&& body) {
   if (rows <= 0) return;
