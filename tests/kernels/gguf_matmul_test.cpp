@@ -79,6 +79,23 @@ QuantizedInput quantize_input(GgufQuantizeFn fn, const std::vector<float>& x, in
   return in;
 }
 
+// y (n x rows, from the reference kernel) against the product, in double,
+// of the dequantized weights and the dequantized activations in.
+void expect_product_of_dequantized(const std::vector<float>& y, const Weights& w,
+                                   const QuantizedInput& in, int64_t rows) {
+  const int64_t n = in.view.n, cols = in.view.cols, block = in.view.block;
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t r = 0; r < rows; ++r) {
+      double expect = 0, magnitude = 0;
+      for (int64_t c = 0; c < cols; ++c) {
+        const double a = double(in.d[size_t(t * (cols / block) + c / block)]) * in.q[size_t(t * cols + c)];
+        expect += double(w.dense[size_t(r * cols + c)]) * a;
+        magnitude += std::fabs(double(w.dense[size_t(r * cols + c)]) * a);
+      }
+      ASSERT_NEAR(y[size_t(t * rows + r)], expect, 1e-5 * magnitude) << "row " << r << " token " << t;
+    }
+}
+
 double rms(const std::vector<float>& v) {
   double s = 0;
   for (float x : v) s += double(x) * x;
@@ -155,16 +172,7 @@ TEST(GgufMatmul, ReferenceIsTheProductOfDequantizedOperands) {
     const QuantizedInput in = quantize_input(gguf_quantize_activations_ref, x, n, cols, block);
     std::vector<float> y(static_cast<size_t>(n * rows));
     gguf_matmul_ref(packed.view(), in.view, 0, rows, y.data(), rows);
-    for (int64_t t = 0; t < n; ++t)
-      for (int64_t r = 0; r < rows; ++r) {
-        double expect = 0, magnitude = 0;
-        for (int64_t c = 0; c < cols; ++c) {
-          const double a = double(in.d[size_t(t * (cols / block) + c / block)]) * in.q[size_t(t * cols + c)];
-          expect += double(w.dense[size_t(r * cols + c)]) * a;
-          magnitude += std::fabs(double(w.dense[size_t(r * cols + c)]) * a);
-        }
-        ASSERT_NEAR(y[size_t(t * rows + r)], expect, 1e-5 * magnitude) << "row " << r << " token " << t;
-      }
+    ASSERT_NO_FATAL_FAILURE(expect_product_of_dequantized(y, w, in, rows));
   }
 }
 
@@ -194,16 +202,7 @@ TEST(GgufMatmul, KQuantScaleAndMinBitsSurvivePacking) {
     const QuantizedInput in = quantize_input(gguf_quantize_activations_ref, x, n, cols, 256);
     std::vector<float> ref(static_cast<size_t>(n * rows));
     gguf_matmul_ref(packed.view(), in.view, 0, rows, ref.data(), rows);
-    for (int64_t t = 0; t < n; ++t)
-      for (int64_t r = 0; r < rows; ++r) {
-        double expect = 0, magnitude = 0;
-        for (int64_t c = 0; c < cols; ++c) {
-          const double a = double(in.d[size_t(t * (cols / 256) + c / 256)]) * in.q[size_t(t * cols + c)];
-          expect += double(w.dense[size_t(r * cols + c)]) * a;
-          magnitude += std::fabs(double(w.dense[size_t(r * cols + c)]) * a);
-        }
-        ASSERT_NEAR(ref[size_t(t * rows + r)], expect, 1e-5 * magnitude) << "row " << r;
-      }
+    ASSERT_NO_FATAL_FAILURE(expect_product_of_dequantized(ref, w, in, rows));
     const double scale = rms(ref);
     for (const Build& build : runnable_builds())
       for (int64_t tokens : {int64_t(1), n}) {  // decode's and prefill's kernels
