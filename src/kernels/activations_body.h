@@ -28,12 +28,22 @@ struct Lanes {
   static constexpr int W = sizeof(F) / sizeof(float);
   static_assert(sizeof(I) == sizeof(F));
 
+  // A whole vector is one constant-size copy (a vector load or store); only
+  // a tail takes the variable-length one, which GCC turns into `rep movs`.
   static F load(const float* p, int64_t n = W) {
     F v = {};
-    std::memcpy(&v, p, size_t(n) * sizeof(float));
+    if (n == W)
+      std::memcpy(&v, p, sizeof v);
+    else
+      std::memcpy(&v, p, size_t(n) * sizeof(float));
     return v;
   }
-  static void store(float* p, F v, int64_t n = W) { std::memcpy(p, &v, size_t(n) * sizeof(float)); }
+  static void store(float* p, F v, int64_t n = W) {
+    if (n == W)
+      std::memcpy(p, &v, sizeof v);
+    else
+      std::memcpy(p, &v, size_t(n) * sizeof(float));
+  }
 
   static F exp(F x) {
     using namespace grid_error_poly;
