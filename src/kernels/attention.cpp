@@ -13,14 +13,14 @@ constexpr IsaKernels<AttentionMixFn> kMix{attention_mix_ref, avx2::attention_mix
 
 }  // namespace
 
-void attention_scores(const float* q, const float* keys, int64_t stride, int64_t positions,
+void attention_scores(const float* q, int heads, const float* key_tiles, int64_t positions,
                       int head_dim, float scale, float* scores) {
-  pick(kScores)(q, keys, stride, positions, head_dim, scale, scores);
+  pick(kScores)(q, heads, key_tiles, positions, head_dim, scale, scores);
 }
 
-void attention_mix(const float* weights, const float* values, int64_t stride, int64_t positions,
+void attention_mix(const float* weights, int heads, const float* values, int64_t positions,
                    int head_dim, float* out) {
-  pick(kMix)(weights, values, stride, positions, head_dim, out);
+  pick(kMix)(weights, heads, values, positions, head_dim, out);
 }
 
 }  // namespace nibble::kernels

@@ -1,8 +1,10 @@
 // Attention loops, AVX2 build: as the AVX-512 one (attention_avx512.cpp)
-// with 8-float vectors; head_dim tails that are not a multiple of 8 use
-// masked loads (vmaskmovps) so no float past the head is read.
+// with 8-float vectors, so a 16-position key tile is two vectors and the
+// mix holds 32 floats of 2 heads per pass. Tails use masked loads and
+// stores (vmaskmovps): no float past a head or a score row is touched.
 #include "kernels/simd.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/attention.h"
@@ -10,59 +12,83 @@
 namespace nibble::kernels::avx2 {
 namespace {
 
-// Mix: 64 floats of the output head per pass over the positions, held in
-// registers (masked loads cover any head_dim).
-constexpr int kMixVectors = 8;
+constexpr int kScoreHeads = 8;
+constexpr int kMixHeads = 2;
+constexpr int kMixVectors = 4;
 
-inline __m256i tail_mask(int n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+inline __m256i first_lanes(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(std::min<int64_t>(n, 8))),
+                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-inline float horizontal_sum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-}  // namespace
-
-void attention_scores(const float* q, const float* keys, int64_t stride, int64_t positions,
-                      int head_dim, float scale, float* scores) {
-  const int full = head_dim / 8 * 8;
-  const __m256i tail = tail_mask(head_dim - full);
-  for (int64_t p = 0; p < positions; ++p) {
-    const float* k = keys + p * stride;
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-    int d = 0;
-    for (; d + 16 <= full; d += 16) {
-      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(k + d), a0);
-      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 8), _mm256_loadu_ps(k + d + 8), a1);
+// Scores of positions p0 ... p0 + 7 (half a key tile) at a time.
+template <int H>
+void score_heads(const float* q, const float* key_tiles, int64_t positions, int head_dim, float scale,
+                 float* scores) {
+  const __m256 s = _mm256_set1_ps(scale);
+  for (int64_t p0 = 0; p0 < positions; p0 += 8) {
+    const float* keys = key_tiles + (p0 / kKeyTile) * kKeyTile * head_dim + p0 % kKeyTile;
+    __m256 acc[H];
+    for (int j = 0; j < H; ++j) acc[j] = _mm256_setzero_ps();
+    for (int d = 0; d < head_dim; ++d) {
+      const __m256 k = _mm256_loadu_ps(keys + d * kKeyTile);
+      for (int j = 0; j < H; ++j) acc[j] = _mm256_fmadd_ps(_mm256_broadcast_ss(q + j * head_dim + d), k, acc[j]);
     }
-    if (d < full) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(k + d), a0);
-    if (full < head_dim)
-      a1 = _mm256_fmadd_ps(_mm256_maskload_ps(q + full, tail), _mm256_maskload_ps(k + full, tail), a1);
-    scores[p] = horizontal_sum(_mm256_add_ps(a0, a1)) * scale;
+    const __m256i m = first_lanes(positions - p0);
+    for (int j = 0; j < H; ++j) _mm256_maskstore_ps(scores + j * positions + p0, m, _mm256_mul_ps(acc[j], s));
   }
 }
 
-void attention_mix(const float* weights, const float* values, int64_t stride, int64_t positions,
+using ScoreHeadsFn = void (*)(const float*, const float*, int64_t, int, float, float*);
+constexpr ScoreHeadsFn kScoreHeadsFns[kScoreHeads] = {score_heads<1>, score_heads<2>, score_heads<3>,
+                                                      score_heads<4>, score_heads<5>, score_heads<6>,
+                                                      score_heads<7>, score_heads<8>};
+
+template <int H, int V>
+void mix_heads(const float* weights, const float* values, int64_t positions, int head_dim, int d0,
+               float* out) {
+  __m256i mask[V];
+  __m256 acc[H][V];
+  for (int i = 0; i < V; ++i) mask[i] = first_lanes(head_dim - d0 - 8 * i);
+  for (int j = 0; j < H; ++j)
+    for (int i = 0; i < V; ++i) acc[j][i] = _mm256_setzero_ps();
+  for (int64_t p = 0; p < positions; ++p) {
+    const float* v = values + p * head_dim + d0;
+    __m256 x[V];
+    for (int i = 0; i < V; ++i) x[i] = _mm256_maskload_ps(v + 8 * i, mask[i]);
+    for (int j = 0; j < H; ++j) {
+      const __m256 w = _mm256_broadcast_ss(weights + j * positions + p);
+      for (int i = 0; i < V; ++i) acc[j][i] = _mm256_fmadd_ps(w, x[i], acc[j][i]);
+    }
+  }
+  for (int j = 0; j < H; ++j)
+    for (int i = 0; i < V; ++i) _mm256_maskstore_ps(out + j * head_dim + d0 + 8 * i, mask[i], acc[j][i]);
+}
+
+using MixHeadsFn = void (*)(const float*, const float*, int64_t, int, int, float*);
+constexpr MixHeadsFn kMixHeadsFns[kMixHeads][kMixVectors] = {
+    {mix_heads<1, 1>, mix_heads<1, 2>, mix_heads<1, 3>, mix_heads<1, 4>},
+    {mix_heads<2, 1>, mix_heads<2, 2>, mix_heads<2, 3>, mix_heads<2, 4>}};
+
+}  // namespace
+
+void attention_scores(const float* q, int heads, const float* key_tiles, int64_t positions,
+                      int head_dim, float scale, float* scores) {
+  for (int h = 0; h < heads; h += kScoreHeads) {
+    const int n = std::min(kScoreHeads, heads - h);
+    kScoreHeadsFns[n - 1](q + h * head_dim, key_tiles, positions, head_dim, scale, scores + h * positions);
+  }
+}
+
+void attention_mix(const float* weights, int heads, const float* values, int64_t positions,
                    int head_dim, float* out) {
   for (int d0 = 0; d0 < head_dim; d0 += 8 * kMixVectors) {
-    __m256i mask[kMixVectors];
-    __m256 acc[kMixVectors];
-    for (int i = 0; i < kMixVectors; ++i) {
-      const int left = head_dim - d0 - 8 * i;
-      mask[i] = tail_mask(left < 0 ? 0 : left);
-      acc[i] = _mm256_setzero_ps();
+    const int vectors = std::min(kMixVectors, (head_dim - d0 + 7) / 8);
+    for (int h = 0; h < heads; h += kMixHeads) {
+      const int n = std::min(kMixHeads, heads - h);
+      kMixHeadsFns[n - 1][vectors - 1](weights + h * positions, values, positions, head_dim, d0,
+                                       out + h * head_dim);
     }
-    for (int64_t p = 0; p < positions; ++p) {
-      const float* v = values + p * stride + d0;
-      const __m256 w = _mm256_set1_ps(weights[p]);
-      for (int i = 0; i < kMixVectors; ++i)
-        acc[i] = _mm256_fmadd_ps(w, _mm256_maskload_ps(v + 8 * i, mask[i]), acc[i]);
-    }
-    for (int i = 0; i < kMixVectors; ++i) _mm256_maskstore_ps(out + d0 + 8 * i, mask[i], acc[i]);
   }
 }
 

@@ -1,6 +1,8 @@
 // Keys and values of past positions, for a fixed number of sequence slots
-// (one per concurrent request) of up to `context` positions each.
-// Layout per layer: [slot][position][kv_dim], f32.
+// (one per concurrent request) of up to `context` positions each, f32.
+// Each (layer, slot, KV head) owns two contiguous arrays in the layout the
+// attention kernels read (kernels/attention.h): keys in transposed tiles of
+// 16 positions, values position by position.
 #pragma once
 
 #include <cstdint>
@@ -16,15 +18,22 @@ class KVCache {
 
   int slots() const { return slots_; }
   int context() const { return context_; }
-  float* key(int layer, int slot, int pos) { return at(keys_, layer, slot, pos); }
-  float* value(int layer, int slot, int pos) { return at(values_, layer, slot, pos); }
+  // Stores position `pos`'s key and value, kv_dim floats each (KV heads in order).
+  void store(int layer, int slot, int pos, const float* key, const float* value);
+  const float* key_tiles(int layer, int slot, int kv_head) const {
+    return keys_.data() + head_index(layer, slot, kv_head) * key_floats_;
+  }
+  const float* values(int layer, int slot, int kv_head) const {
+    return values_.data() + head_index(layer, slot, kv_head) * value_floats_;
+  }
   size_t bytes() const { return (keys_.size() + values_.size()) * sizeof(float); }
 
  private:
-  float* at(std::vector<float>& v, int layer, int slot, int pos) {
-    return v.data() + ((int64_t(layer) * slots_ + slot) * context_ + pos) * kv_dim_;
+  int64_t head_index(int layer, int slot, int kv_head) const {
+    return (int64_t(layer) * slots_ + slot) * kv_heads_ + kv_head;
   }
-  int layers_, slots_, context_, kv_dim_;
+  int layers_, slots_, context_, kv_heads_, head_dim_;
+  int64_t key_floats_, value_floats_;  // per (layer, slot, KV head)
   std::vector<float> keys_, values_;
 };
 

@@ -136,27 +136,29 @@ void LlamaModel::attention(const Layer& layer, int l, const std::vector<BatchTok
   for (int64_t t = 0; t < n; ++t) {
     rope_.apply(&s_.q[t * qd], heads, batch[t].pos);
     rope_.apply(&s_.k[t * kvd], kv_heads, batch[t].pos);
-    std::copy_n(&s_.k[t * kvd], kvd, cache.key(l, batch[t].slot, batch[t].pos));
-    std::copy_n(&s_.v[t * kvd], kvd, cache.value(l, batch[t].slot, batch[t].pos));
+    cache.store(l, batch[t].slot, batch[t].pos, &s_.k[t * kvd], &s_.v[t * kvd]);
   }
 
-  // Each (token, head) pair attends to positions 0..pos of its own slot.
+  // Each (token, KV head) pair: its `group` query heads attend together to
+  // positions 0..pos of the token's slot. Later tokens, which attend to more
+  // positions, go out first, so the threads' last chunks are the short ones.
   const int group = heads / kv_heads;
   const float scale = 1.0f / std::sqrt(float(hd));
-  parallel_for(n * heads, [&](int64_t begin, int64_t end) {
+  const int64_t pairs = n * kv_heads;
+  parallel_for_balanced(pairs, [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> scores;  // keeps its capacity between calls
     for (int64_t i = begin; i < end; ++i) {
-      const int64_t t = i / heads;
-      const int head = int(i % heads), kv_head = head / group;
+      const int64_t t = (pairs - 1 - i) / kv_heads;
+      const int kv_head = int((pairs - 1 - i) % kv_heads);
       const BatchToken& b = batch[t];
-      const float* q = &s_.q[t * qd + int64_t(head) * hd];
-      scores.resize(size_t(b.pos) + 1);
-      const float* keys = cache.key(l, b.slot, 0) + int64_t(kv_head) * hd;
-      const float* values = cache.value(l, b.slot, 0) + int64_t(kv_head) * hd;
-      kernels::attention_scores(q, keys, kvd, b.pos + 1, hd, scale, scores.data());
-      softmax(scores.data(), b.pos + 1);
-      kernels::attention_mix(scores.data(), values, kvd, b.pos + 1, hd,
-                             &s_.att[t * qd + int64_t(head) * hd]);
+      const int64_t positions = b.pos + 1;
+      const int64_t first = t * qd + int64_t(kv_head) * group * hd;  // of the group's query heads
+      scores.resize(size_t(group * positions));
+      kernels::attention_scores(&s_.q[first], group, cache.key_tiles(l, b.slot, kv_head), positions, hd,
+                                scale, scores.data());
+      for (int g = 0; g < group; ++g) softmax(&scores[g * positions], positions);
+      kernels::attention_mix(scores.data(), group, cache.values(l, b.slot, kv_head), positions, hd,
+                             &s_.att[first]);
     }
   });
   layer.o->forward(s_.att.data(), n, s_.proj.data());
