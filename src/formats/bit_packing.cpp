@@ -18,6 +18,14 @@ void pack32(const uint8_t* codes, int64_t stride, int bits, uint32_t* words, int
 
 void unpack32(const uint32_t* words, int64_t word_stride, int bits, uint8_t* codes, int64_t stride) {
   const uint32_t mask = (1u << bits) - 1;
+  if (32 % bits == 0) {  // 2, 4, 8 bits: no code straddles two words
+    const int per_word = 32 / bits;
+    for (int j = 0; j < bits; ++j) {
+      uint32_t word = words[j * word_stride];
+      for (int k = 0; k < per_word; ++k, word >>= bits) codes[(j * per_word + k) * stride] = uint8_t(word & mask);
+    }
+    return;
+  }
   for (int k = 0; k < 32; ++k) {
     const int bit = bits * k;
     const int word = bit / 32, shift = bit % 32;

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/half.h"
+#include "core/parallel.h"
 #include "formats/bit_packing.h"
 #include "formats/tensor_checks.h"
 
@@ -69,8 +70,10 @@ quant::GptqOutput decode_gptq(const std::string& prefix, const TensorView& qweig
   q.zeros.resize(size_t(N * G));
   q.g_idx.resize(size_t(K));
   const auto* qw = static_cast<const uint32_t*>(qweight.data);
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t r = 0; r < K / 32; ++r) unpack32(&qw[(r * bits) * N + n], N, bits, &q.codes[n * K + r * 32], 1);
+  parallel_for(N, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n)
+      for (int64_t r = 0; r < K / 32; ++r) unpack32(&qw[(r * bits) * N + n], N, bits, &q.codes[n * K + r * 32], 1);
+  });
   const auto* qz = static_cast<const uint32_t*>(qzeros.data);
   const auto* sc = static_cast<const uint16_t*>(scales.data);
   std::vector<uint8_t> fields(static_cast<size_t>(N));

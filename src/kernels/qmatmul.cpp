@@ -46,6 +46,15 @@ struct ScratchLayout {
 
 }  // namespace
 
+int64_t first_code_above(const uint8_t* codes, int64_t n, int maxq) {
+  const uint8_t above = uint8_t(~maxq);
+  uint8_t seen = 0;
+  for (int64_t i = 0; i < n; ++i) seen |= uint8_t(codes[i] & above);
+  for (int64_t i = 0; seen && i < n; ++i)
+    if (codes[i] > maxq) return i;
+  return -1;
+}
+
 void PackedQuantMatrix::Free::operator()(uint8_t* p) const { free_streamed(p, bytes); }
 
 PackedQuantMatrix::PackedQuantMatrix(const QuantSource& s) {
@@ -98,40 +107,52 @@ PackedQuantMatrix::PackedQuantMatrix(const QuantSource& s) {
   if (!identity) col_index_ = index;
 
   // Codes must fit their bits (a wider value would lose bits silently).
-  const int maxq = (1 << s.bits) - 1;
-  for (int64_t i = 0; i < s.rows * s.cols; ++i)
-    NIBBLE_CHECK(s.codes[i] <= maxq, "quantized matrix: code ", int(s.codes[i]), " at row ",
-                 i / s.cols, ", column ", i % s.cols, " does not fit in ", s.bits, " bits");
+  const int64_t bad = first_code_above(s.codes, s.rows * s.cols, (1 << s.bits) - 1);
+  NIBBLE_CHECK(bad < 0, "quantized matrix: code ", int(s.codes[bad]), " at row ", bad / s.cols,
+               ", column ", bad % s.cols, " does not fit in ", s.bits, " bits");
 
   row_block_bytes_ = groups * kQHeaderBytes + (k_pad_ / kQColBlock) * 64 * s.bits;
   const int64_t row_blocks = (s.rows + kQRowBlock - 1) / kQRowBlock;
   data_bytes_ = size_t(row_blocks * row_block_bytes_);
   data_ = std::unique_ptr<uint8_t[], Free>(allocate_streamed(data_bytes_), Free{data_bytes_});
 
-  const int64_t block_bytes = 64 * s.bits;
   parallel_for(row_blocks, [&](int64_t rb0, int64_t rb1) {
-    for (int64_t rb = rb0; rb < rb1; ++rb) {
-      uint8_t* p = data_.get() + rb * row_block_bytes_;
-      const int64_t r0 = rb * kQRowBlock, nr = std::min<int64_t>(kQRowBlock, s.rows - r0);
-      for (int64_t g = 0; g < groups; ++g) {
-        uint16_t header[2 * kQRowBlock] = {};
+    switch (s.bits) {
+      case 2: return pack_row_blocks<2>(s, index.data(), start.data(), rb0, rb1);
+      case 3: return pack_row_blocks<3>(s, index.data(), start.data(), rb0, rb1);
+      case 4: return pack_row_blocks<4>(s, index.data(), start.data(), rb0, rb1);
+      default: return pack_row_blocks<8>(s, index.data(), start.data(), rb0, rb1);
+    }
+  });
+}
+
+// Bits is a template parameter so that put_packed_code's switch folds away
+// in the loop over every code of the matrix.
+template <int Bits>
+void PackedQuantMatrix::pack_row_blocks(const QuantSource& s, const int32_t* index, const int64_t* start,
+                                        int64_t rb0, int64_t rb1) {
+  const int64_t groups = int64_t(group_blocks_.size());
+  for (int64_t rb = rb0; rb < rb1; ++rb) {
+    uint8_t* p = data_.get() + rb * row_block_bytes_;
+    const int64_t r0 = rb * kQRowBlock, nr = std::min<int64_t>(kQRowBlock, s.rows - r0);
+    for (int64_t g = 0; g < groups; ++g) {
+      uint16_t header[2 * kQRowBlock] = {};
+      for (int64_t i = 0; i < nr; ++i) {
+        header[i] = s.scales[(r0 + i) * groups + g];
+        header[kQRowBlock + i] = s.zeros[(r0 + i) * groups + g];
+      }
+      std::memcpy(p, header, sizeof(header));
+      p += kQHeaderBytes;
+      for (int32_t b = 0; b < group_blocks_[size_t(g)]; ++b, p += 64 * Bits) {
+        const int32_t* cols = index + start[g] + b * kQColBlock;
         for (int64_t i = 0; i < nr; ++i) {
-          header[i] = s.scales[(r0 + i) * groups + g];
-          header[kQRowBlock + i] = s.zeros[(r0 + i) * groups + g];
-        }
-        std::memcpy(p, header, sizeof(header));
-        p += kQHeaderBytes;
-        for (int32_t b = 0; b < group_blocks_[size_t(g)]; ++b, p += block_bytes) {
-          const int32_t* cols = index.data() + start[size_t(g)] + b * kQColBlock;
-          for (int64_t i = 0; i < nr; ++i) {
-            const uint8_t* row = s.codes + (r0 + i) * s.cols;
-            for (int j = 0; j < kQColBlock; ++j)
-              if (cols[j] >= 0) put_packed_code(p, s.bits, int(i), j, row[cols[j]]);
-          }
+          const uint8_t* row = s.codes + (r0 + i) * s.cols;
+          for (int j = 0; j < kQColBlock; ++j)
+            if (cols[j] >= 0) put_packed_code(p, Bits, int(i), j, row[cols[j]]);
         }
       }
     }
-  });
+  }
 }
 
 QuantMatrixView PackedQuantMatrix::view() const {

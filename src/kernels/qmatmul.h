@@ -70,6 +70,11 @@ constexpr int kQRowBlock = 16;  // output rows per interleaved block
 constexpr int kQColBlock = 32;  // columns per activation block
 constexpr int kQHeaderBytes = 64;
 
+// Index of the first of n codes above maxq, or -1 when all fit. One OR over
+// all codes (vectorized) answers the common case; only a bad matrix pays a
+// second pass to find the offender.
+int64_t first_code_above(const uint8_t* codes, int64_t n, int maxq);
+
 // The canonical weights, borrowed (layout of quant::QuantTensor): codes
 // [rows, cols] one per byte, fp16 scales and zeros [rows, groups], groups =
 // ceil(cols / group_size), optional g_idx [cols] (the group of each column).
@@ -133,6 +138,11 @@ class PackedQuantMatrix {
     size_t bytes;  // as allocated (core/streamed_memory.h)
     void operator()(uint8_t* p) const;
   };
+  // Writes row blocks [rb0, rb1) from the source (runtime column `index`,
+  // groups' first runtime columns `start`).
+  template <int Bits>
+  void pack_row_blocks(const QuantSource& s, const int32_t* index, const int64_t* start, int64_t rb0,
+                       int64_t rb1);
   std::unique_ptr<uint8_t[], Free> data_;
   size_t data_bytes_ = 0;
   int64_t rows_ = 0, cols_ = 0, k_pad_ = 0, row_block_bytes_ = 0;

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/half.h"
+#include "kernels/qmatmul.h"
 
 namespace nibble::quant {
 
@@ -29,10 +30,9 @@ void QuantTensor::validate(const std::string& name) const {
                " groups = ", rows * G);
   NIBBLE_CHECK(g_idx.empty() || g_idx.size() == size_t(cols), name, ": g_idx has ", g_idx.size(),
                " entries, expected ", cols, " (one per input column)");
-  const int maxq = (1 << bits) - 1;
-  for (size_t i = 0; i < codes.size(); ++i)
-    NIBBLE_CHECK(codes[i] <= maxq, name, ": code ", int(codes[i]), " at row ", i / size_t(cols),
-                 ", column ", i % size_t(cols), " does not fit in ", bits, " bits");
+  const int64_t bad = kernels::first_code_above(codes.data(), int64_t(codes.size()), (1 << bits) - 1);
+  NIBBLE_CHECK(bad < 0, name, ": code ", int(codes[size_t(bad)]), " at row ", bad / cols,
+               ", column ", bad % cols, " does not fit in ", bits, " bits");
   for (size_t c = 0; c < g_idx.size(); ++c)
     NIBBLE_CHECK(g_idx[c] >= 0 && g_idx[c] < G, name, ": g_idx[", c, "] = ", g_idx[c],
                  " is outside [0, ", G, ")");

@@ -214,6 +214,19 @@ TEST(QMatmulPack, RejectsBadSources) {
   EXPECT_THROW(PackedQuantMatrix{w.source()}, Error);
 }
 
+TEST(QMatmulPack, FirstCodeAboveNamesTheFirstOffender) {
+  std::vector<uint8_t> codes(1000, 15);
+  EXPECT_EQ(first_code_above(codes.data(), 1000, 15), -1);
+  EXPECT_EQ(first_code_above(codes.data(), 1000, 7), 0);
+  codes.assign(1000, 3);
+  codes[700] = 9;
+  codes[900] = 4;
+  EXPECT_EQ(first_code_above(codes.data(), 1000, 3), 700);
+  EXPECT_EQ(first_code_above(codes.data(), 700, 3), -1);
+  EXPECT_EQ(first_code_above(codes.data(), 1000, 255), -1);
+  EXPECT_EQ(first_code_above(codes.data(), 0, 3), -1);
+}
+
 // Activations with the edge cases: an all-zero block, a denormal-sized value,
 // a huge one, an exact half.
 std::vector<float> edge_case_activations(int64_t blocks) {
