@@ -113,7 +113,7 @@ static inline int k4_min(const uint8_t* sm, const uint8_t* mh, int j, int r) {
 // Q4_K / Q5_K sub-block j (< 8): offset in a tile of its 4-bit chunks, and
 // (Q5_K) of its 64 fifth-bit mask bytes.
 static inline int64_t k4_chunks(int j, bool fifth_bit) { return (fifth_bit ? 320 : 256) * j; }
-static inline int64_t q5_masks(int j) { return 320 * j + 256; }
+static inline int64_t q5_masks(int j) { return k4_chunks(j, true) + 256; }
 
 // Q5_K fifth bit of row r's element e (< 32) in a sub-block's 64 mask bytes.
 static inline int q5_mask_bit(int r, int e) {  // bit index within the 64 bytes

@@ -148,8 +148,9 @@ void LlamaModel::attention(const Layer& layer, int l, const std::vector<BatchTok
   parallel_for_balanced(pairs, [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> scores;  // keeps its capacity between calls
     for (int64_t i = begin; i < end; ++i) {
-      const int64_t t = (pairs - 1 - i) / kv_heads;
-      const int kv_head = int((pairs - 1 - i) % kv_heads);
+      const int64_t pair = pairs - 1 - i;
+      const int64_t t = pair / kv_heads;
+      const int kv_head = int(pair % kv_heads);
       const BatchToken& b = batch[t];
       const int64_t positions = b.pos + 1;
       const int64_t first = t * qd + int64_t(kv_head) * group * hd;  // of the group's query heads
