@@ -25,4 +25,7 @@ inline uint16_t f32_to_bf16(float f) {
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);
 
+// The fp16 value nearest to f, as a float.
+inline float round_to_f16(float f) { return f16_to_f32(f32_to_f16(f)); }
+
 }  // namespace nibble

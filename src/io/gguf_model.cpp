@@ -92,6 +92,7 @@ ModelConfig read_gguf_config(const GgufFile& f) {
     c.rope_scaling.freq_factors.assign(v, v + c.head_dim / 2);
   }
   c.rope_interleaved = arch == "llama";
+  c.llama_cpp_attention = true;
   c.attention_bias = f.find_tensor("blk.0.attn_q.bias") != nullptr;
   c.tie_word_embeddings = f.find_tensor("output.weight") == nullptr;
   const GgufTensorInfo& embd = f.tensor("token_embd.weight");

@@ -44,6 +44,12 @@ struct ModelConfig {
   // HF checkpoints rotate dimension i with i + head_dim/2; llama2.c and GGUF
   // files rotate adjacent pairs (2i, 2i+1).
   bool rope_interleaved = false;
+  // Attention as llama.cpp computes it on the CPU: its default F16 KV cache
+  // (keys and values rounded to fp16) and, for batches under
+  // kernels::kLlamaCppTiledRows tokens, fp16 queries and its flash-attention
+  // order (kernels::attention_softmax_mix_f16). Set for GGUF files, so that
+  // a model continues a prompt as llama.cpp and Ollama do, near ties included.
+  bool llama_cpp_attention = false;
   int bos_token_id = -1;
   std::vector<int> eos_token_ids;
   nlohmann::json raw;  // config.json as read, for writers that copy it

@@ -5,8 +5,9 @@
 //   attention_scores  scores[h * positions + p] = scale * sum_d q[h * head_dim + d] * key(p)[d]
 //   attention_mix     out[h * head_dim + d]     = sum_p weights[h * positions + p] * value(p)[d]
 //
-// The softmax between them stays with the model. The cache layout of one KV
-// head is part of the contract (KVCache writes it, these loops read it):
+// The softmax between them stays with the model, except in
+// attention_softmax_mix_f16 (llama.cpp's decode order, below). The cache
+// layout of one KV head is part of the contract (KVCache writes it, these loops read it):
 //
 //   keys    tiles of kKeyTile positions, tile t = positions kKeyTile*t ...
 //           stored transposed, [head_dim][kKeyTile]: one vector load holds
@@ -36,6 +37,27 @@ inline int64_t key_tiles_size(int64_t positions, int head_dim) {
   return (positions + kKeyTile - 1) / kKeyTile * kKeyTile * head_dim;
 }
 
+// llama.cpp's CPU attention over its default F16 cache, for batches under
+// kLlamaCppTiledRows query rows (its flash-attention loop), reproduced so
+// that a GGUF model continues a prompt as llama.cpp does even at near ties:
+// per head, the positions in order keep a running maximum M of the scores
+// s; position p weighs exp(s_p - M) (or 1, rescaling the accumulator by
+// exp(M_old - s_p), when s_p is a new maximum); the accumulator is rounded
+// to fp16 after every multiply-add and every rescale; out = acc / (sum of
+// the weights, rescaled alike). `scores` (scaled) is overwritten. The cache
+// must hold fp16 values (KVCache with half precision), the queries too.
+void attention_softmax_mix_f16(float* scores, int heads, const float* values, int64_t positions,
+                               int head_dim, float* out);
+
+// Query rows from which llama.cpp switches to its tiled F32 attention
+// (ggml-cpu's flash-attention tile).
+constexpr int64_t kLlamaCppTiledRows = 64;
+
+// The accumulation of attention_softmax_mix_f16, given each position's
+// weight and the factor the accumulator is rescaled by before it (1: none).
+using AttentionMixF16Fn = void (*)(const float* weights, const float* rescales, int heads,
+                                   const float* values, int64_t positions, int head_dim, float* out);
+
 using AttentionScoresFn = void (*)(const float* q, int heads, const float* key_tiles,
                                    int64_t positions, int head_dim, float scale, float* scores);
 using AttentionMixFn = void (*)(const float* weights, int heads, const float* values,
@@ -50,12 +72,16 @@ void attention_scores_ref(const float* q, int heads, const float* key_tiles, int
                           int head_dim, float scale, float* scores);
 void attention_mix_ref(const float* weights, int heads, const float* values, int64_t positions,
                        int head_dim, float* out);
+void attention_mix_f16_ref(const float* weights, const float* rescales, int heads, const float* values,
+                           int64_t positions, int head_dim, float* out);
 
 namespace avx2 {
 void attention_scores(const float* q, int heads, const float* key_tiles, int64_t positions,
                       int head_dim, float scale, float* scores);
 void attention_mix(const float* weights, int heads, const float* values, int64_t positions,
                    int head_dim, float* out);
+void attention_mix_f16(const float* weights, const float* rescales, int heads, const float* values,
+                       int64_t positions, int head_dim, float* out);
 }  // namespace avx2
 
 namespace avx512 {
@@ -63,6 +89,8 @@ void attention_scores(const float* q, int heads, const float* key_tiles, int64_t
                       int head_dim, float scale, float* scores);
 void attention_mix(const float* weights, int heads, const float* values, int64_t positions,
                    int head_dim, float* out);
+void attention_mix_f16(const float* weights, const float* rescales, int heads, const float* values,
+                       int64_t positions, int head_dim, float* out);
 }  // namespace avx512
 
 }  // namespace nibble::kernels

@@ -21,6 +21,10 @@ constexpr int kMixVectors = 4;  // 64 floats of each head per pass over the posi
 
 inline __mmask16 first_lanes(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
 
+inline __m512 round_to_f16(__m512 x) {
+  return _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
 template <int H>
 void score_heads(const float* q, const float* key_tiles, int64_t positions, int head_dim, float scale,
                  float* scores) {
@@ -44,8 +48,9 @@ constexpr ScoreHeadsFn kScoreHeadsFns[kScoreHeads] = {score_heads<1>, score_head
                                                       score_heads<7>, score_heads<8>};
 
 // Output dimensions d0 ... d0 + 16*V - 1 (the last vector masked to head_dim) of H heads.
-template <int H, int V>
-void mix_heads(const float* weights, const float* values, int64_t positions, int head_dim, int d0,
+// Half: attention_mix_f16 (each head rescaled where rescales[] != 1, rounded to fp16 after each step).
+template <int H, int V, bool Half>
+void mix_heads(const float* weights, const float* rescales, const float* values, int64_t positions, int head_dim, int d0,
                float* out) {
   __mmask16 mask[V];
   __m512 acc[H][V];
@@ -58,19 +63,27 @@ void mix_heads(const float* weights, const float* values, int64_t positions, int
     for (int i = 0; i < V; ++i) x[i] = _mm512_maskz_loadu_ps(mask[i], v + 16 * i);
     for (int j = 0; j < H; ++j) {
       const __m512 w = _mm512_set1_ps(weights[j * positions + p]);
-      for (int i = 0; i < V; ++i) acc[j][i] = _mm512_fmadd_ps(w, x[i], acc[j][i]);
+      if constexpr (Half) {
+        const float r = rescales[j * positions + p];
+        if (r != 1.0f)
+          for (int i = 0; i < V; ++i) acc[j][i] = round_to_f16(_mm512_mul_ps(acc[j][i], _mm512_set1_ps(r)));
+        for (int i = 0; i < V; ++i) acc[j][i] = round_to_f16(_mm512_fmadd_ps(w, x[i], acc[j][i]));
+      } else {
+        for (int i = 0; i < V; ++i) acc[j][i] = _mm512_fmadd_ps(w, x[i], acc[j][i]);
+      }
     }
   }
   for (int j = 0; j < H; ++j)
     for (int i = 0; i < V; ++i) _mm512_mask_storeu_ps(out + j * head_dim + d0 + 16 * i, mask[i], acc[j][i]);
 }
 
-using MixHeadsFn = void (*)(const float*, const float*, int64_t, int, int, float*);
+using MixHeadsFn = void (*)(const float*, const float*, const float*, int64_t, int, int, float*);
+template <bool Half>
 constexpr MixHeadsFn kMixHeadsFns[kMixHeads][kMixVectors] = {
-    {mix_heads<1, 1>, mix_heads<1, 2>, mix_heads<1, 3>, mix_heads<1, 4>},
-    {mix_heads<2, 1>, mix_heads<2, 2>, mix_heads<2, 3>, mix_heads<2, 4>},
-    {mix_heads<3, 1>, mix_heads<3, 2>, mix_heads<3, 3>, mix_heads<3, 4>},
-    {mix_heads<4, 1>, mix_heads<4, 2>, mix_heads<4, 3>, mix_heads<4, 4>}};
+    {mix_heads<1, 1, Half>, mix_heads<1, 2, Half>, mix_heads<1, 3, Half>, mix_heads<1, 4, Half>},
+    {mix_heads<2, 1, Half>, mix_heads<2, 2, Half>, mix_heads<2, 3, Half>, mix_heads<2, 4, Half>},
+    {mix_heads<3, 1, Half>, mix_heads<3, 2, Half>, mix_heads<3, 3, Half>, mix_heads<3, 4, Half>},
+    {mix_heads<4, 1, Half>, mix_heads<4, 2, Half>, mix_heads<4, 3, Half>, mix_heads<4, 4, Half>}};
 
 }  // namespace
 
@@ -82,16 +95,27 @@ void attention_scores(const float* q, int heads, const float* key_tiles, int64_t
   }
 }
 
-void attention_mix(const float* weights, int heads, const float* values, int64_t positions,
-                   int head_dim, float* out) {
+template <bool Half>
+void mix(const float* weights, const float* rescales, int heads, const float* values, int64_t positions,
+         int head_dim, float* out) {
   for (int d0 = 0; d0 < head_dim; d0 += 16 * kMixVectors) {
     const int vectors = std::min(kMixVectors, (head_dim - d0 + 15) / 16);
     for (int h = 0; h < heads; h += kMixHeads) {
       const int n = std::min(kMixHeads, heads - h);
-      kMixHeadsFns[n - 1][vectors - 1](weights + h * positions, values, positions, head_dim, d0,
+      kMixHeadsFns<Half>[n - 1][vectors - 1](weights + h * positions, Half ? rescales + h * positions : nullptr, values, positions, head_dim, d0,
                                        out + h * head_dim);
     }
   }
+}
+
+void attention_mix(const float* weights, int heads, const float* values, int64_t positions,
+                   int head_dim, float* out) {
+  mix<false>(weights, nullptr, heads, values, positions, head_dim, out);
+}
+
+void attention_mix_f16(const float* weights, const float* rescales, int heads, const float* values,
+                       int64_t positions, int head_dim, float* out) {
+  mix<true>(weights, rescales, heads, values, positions, head_dim, out);
 }
 
 }  // namespace nibble::kernels::avx512

@@ -10,9 +10,11 @@
 // with its Q8_0 / Q8_K activation types, plus integer sums per 16 and 32;
 // weights stay in their integer codes, and each block's dot product is an
 // exact integer sum (AVX-512 VNNI vpdpbusd, AVX2 vpmaddubsw) scaled once per
-// block. Our activation rounding: d = amax / 127, q = round-half-even(x *
-// 127 / amax), identical in every build (the oracle and the SIMD quantizers
-// are bit-identical, see the tests).
+// block. Activation rounding as llama.cpp's: q = round-half-even(x * 127 /
+// amax), and the block scale as its Q8_0 / Q8_K blocks keep it
+// (gguf_activation_scale), so each block product equals llama.cpp's to the
+// bit; identical in every build (the oracle and the SIMD quantizers are
+// bit-identical, see the tests).
 //
 // Layout: at load, GgufPackedMatrix::pack repacks the GGUF blocks of each
 // panel of 16 rows so that one 64-byte vector holds 4 consecutive codes of
@@ -32,6 +34,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/half.h"
+
 namespace nibble::kernels {
 
 // The weight types with a kernel; values are the ggml type ids (io::GgmlType).
@@ -43,6 +47,14 @@ int64_t gguf_kernel_block_size(GgufKernelType type);     // 32 or 256
 size_t gguf_kernel_type_size(GgufKernelType type);       // GGUF bytes per block
 
 constexpr int64_t kGgufPanelRows = 16;
+
+// The scale of an activation block whose largest |x| is amax: amax / 127
+// rounded to fp16 for blocks of 32 (llama.cpp's Q8_0 stores its scale in
+// fp16), 1 / (127 / amax) for blocks of 256 (its Q8_K).
+inline float gguf_activation_scale(float amax, int64_t block) {
+  if (block == 32) return round_to_f16(amax / 127.f);
+  return amax > 0 ? 1.f / (127.f / amax) : 0.f;
+}
 
 // Packed weights as the kernels read them: ceil(rows / 16) panels of
 // panel_bytes each, 64-byte aligned (see gguf_matmul.cpp for the layout).

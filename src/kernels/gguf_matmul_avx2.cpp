@@ -307,7 +307,7 @@ void gguf_quantize_activations(const float* X, int64_t t0, int64_t t1, int64_t c
       for (int64_t e = 0; e < block; e += 8)  // |x| first: a NaN |x| never wins
         amax = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(xb + e)), amax);
       const float m = hmax(amax);
-      d[t * (cols / block) + b] = m / 127.f;
+      d[t * (cols / block) + b] = gguf_activation_scale(m, block);
       const __m256 id = _mm256_set1_ps(m > 0 ? 127.f / m : 0.f);
       for (int64_t e = 0; e < block; e += 16) {
         __m256 v0 = _mm256_mul_ps(_mm256_loadu_ps(xb + e), id);

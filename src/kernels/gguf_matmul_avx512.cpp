@@ -259,7 +259,7 @@ void gguf_quantize_activations(const float* X, int64_t t0, int64_t t1, int64_t c
       for (int64_t e = 0; e < block; e += 16)  // |x| first: a NaN |x| never wins
         amax = _mm512_max_ps(_mm512_andnot_ps(sign, _mm512_loadu_ps(xb + e)), amax);
       const float m = _mm512_reduce_max_ps(amax);
-      d[t * (cols / block) + b] = m / 127.f;
+      d[t * (cols / block) + b] = gguf_activation_scale(m, block);
       const __m512 id = _mm512_set1_ps(m > 0 ? 127.f / m : 0.f);
       for (int64_t e = 0; e < block; e += 16) {
         __m512 v = _mm512_mul_ps(_mm512_loadu_ps(xb + e), id);

@@ -142,7 +142,7 @@ void gguf_quantize_activations_ref(const float* X, int64_t t0, int64_t t1, int64
         const float a = std::fabs(x[b * block + e]);
         amax = amax < a ? a : amax;  // a NaN never wins, as in the SIMD builds
       }
-      d[t * (cols / block) + b] = amax / 127.f;
+      d[t * (cols / block) + b] = gguf_activation_scale(amax, block);
       const float id = amax > 0 ? 127.f / amax : 0.f;
       for (int64_t e = 0; e < block; ++e) {
         float v = x[b * block + e] * id;

@@ -1,6 +1,7 @@
 #include "model/kv_cache.h"
 
 #include "core/error.h"
+#include "core/half.h"
 #include "kernels/attention.h"
 
 namespace nibble::model {
@@ -11,6 +12,7 @@ KVCache::KVCache(const io::ModelConfig& c, int slots, int context)
       context_(context),
       kv_heads_(c.num_kv_heads),
       head_dim_(c.head_dim),
+      half_precision_(c.llama_cpp_attention),
       key_floats_(kernels::key_tiles_size(context, c.head_dim)),
       value_floats_(int64_t(context) * c.head_dim) {
   NIBBLE_CHECK(slots > 0 && context > 0, "KV cache needs at least one slot and one position");
@@ -26,9 +28,11 @@ void KVCache::store(int layer, int slot, int pos, const float* key, const float*
   for (int h = 0; h < kv_heads_; ++h) {
     float* tiles = keys_.data() + head_index(layer, slot, h) * key_floats_;
     float* row = values_.data() + head_index(layer, slot, h) * value_floats_ + int64_t(pos) * head_dim_;
+    const float* k = key + h * head_dim_;
+    const float* v = value + h * head_dim_;
     for (int d = 0; d < head_dim_; ++d) {
-      tiles[kernels::key_tile_offset(pos, d, head_dim_)] = key[h * head_dim_ + d];
-      row[d] = value[h * head_dim_ + d];
+      tiles[kernels::key_tile_offset(pos, d, head_dim_)] = half_precision_ ? round_to_f16(k[d]) : k[d];
+      row[d] = half_precision_ ? round_to_f16(v[d]) : v[d];
     }
   }
 }

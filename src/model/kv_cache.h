@@ -1,5 +1,6 @@
 // Keys and values of past positions, for a fixed number of sequence slots
-// (one per concurrent request) of up to `context` positions each, f32.
+// (one per concurrent request) of up to `context` positions each, f32
+// (holding fp16 values where the config asks for llama.cpp's attention).
 // Each (layer, slot, KV head) owns two contiguous arrays in the layout the
 // attention kernels read (kernels/attention.h): keys in transposed tiles of
 // 16 positions, values position by position.
@@ -33,6 +34,7 @@ class KVCache {
     return (int64_t(layer) * slots_ + slot) * kv_heads_ + kv_head;
   }
   int layers_, slots_, context_, kv_heads_, head_dim_;
+  bool half_precision_;
   int64_t key_floats_, value_floats_;  // per (layer, slot, KV head)
   std::vector<float> keys_, values_;
 };

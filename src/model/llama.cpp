@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "core/parallel.h"
 #include "kernels/attention.h"
 
@@ -145,8 +146,9 @@ void LlamaModel::attention(const Layer& layer, int l, const std::vector<BatchTok
   const int group = heads / kv_heads;
   const float scale = 1.0f / std::sqrt(float(hd));
   const int64_t pairs = n * kv_heads;
+  const bool llama_cpp_order = config_.llama_cpp_attention && n < kernels::kLlamaCppTiledRows;
   parallel_for_balanced(pairs, [&](int64_t begin, int64_t end) {
-    thread_local std::vector<float> scores;  // keeps its capacity between calls
+    thread_local std::vector<float> scores, half_q;  // keep their capacity between calls
     for (int64_t i = begin; i < end; ++i) {
       const int64_t pair = pairs - 1 - i;
       const int64_t t = pair / kv_heads;
@@ -155,11 +157,19 @@ void LlamaModel::attention(const Layer& layer, int l, const std::vector<BatchTok
       const int64_t positions = b.pos + 1;
       const int64_t first = t * qd + int64_t(kv_head) * group * hd;  // of the group's query heads
       scores.resize(size_t(group * positions));
-      kernels::attention_scores(&s_.q[first], group, cache.key_tiles(l, b.slot, kv_head), positions, hd,
-                                scale, scores.data());
-      for (int g = 0; g < group; ++g) softmax(&scores[g * positions], positions);
-      kernels::attention_mix(scores.data(), group, cache.values(l, b.slot, kv_head), positions, hd,
-                             &s_.att[first]);
+      const float* values = cache.values(l, b.slot, kv_head);
+      if (llama_cpp_order) {
+        half_q.resize(size_t(group * hd));
+        for (int i = 0; i < group * hd; ++i) half_q[size_t(i)] = round_to_f16(s_.q[first + i]);
+        kernels::attention_scores(half_q.data(), group, cache.key_tiles(l, b.slot, kv_head), positions, hd,
+                                  scale, scores.data());
+        kernels::attention_softmax_mix_f16(scores.data(), group, values, positions, hd, &s_.att[first]);
+      } else {
+        kernels::attention_scores(&s_.q[first], group, cache.key_tiles(l, b.slot, kv_head), positions, hd,
+                                  scale, scores.data());
+        for (int g = 0; g < group; ++g) softmax(&scores[g * positions], positions);
+        kernels::attention_mix(scores.data(), group, values, positions, hd, &s_.att[first]);
+      }
     }
   });
   layer.o->forward(s_.att.data(), n, s_.proj.data());

@@ -105,8 +105,7 @@ TEST(GgufModel, QuantizedFilesLoadWithTheirKernelsAndAgreeWithTheHfModel) {
 
 // Acceptance check: llama.cpp itself (node-llama-cpp's prebuilt binaries)
 // loads the files nibble writes and continues the prompts as nibble does:
-// F16 and Q8_0 for all 48 tokens (short of a near tie), Q4_0 and Q4_K_M
-// for at least 16.
+// F16 and Q8_0 for all 48 tokens, Q4_0 and Q4_K_M for at least 16.
 TEST(GgufLlamaCppInterop, LlamaCppGreedyDecodesLikeNibble) {
   const std::vector<std::pair<std::string, size_t>> files = {
       {"F16", 48}, {"Q8_0", 48}, {"Q4_0", 16}, {"Q4_K_M", 16}};

@@ -2,7 +2,7 @@
 // over row-major keys laid out by kernels::key_tile_offset, and the SIMD
 // builds against the reference, for query-head groups and head sizes with
 // and without vector tails, and position counts around the 16-position
-// key tile.
+// key tile. llama.cpp's fp16 decode order against numbers worked by hand.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/cpu.h"
+#include "core/half.h"
 #include "kernels/attention.h"
 #include "kernels/dispatch.h"
 
@@ -21,13 +22,15 @@ struct IsaBuild {
   Isa isa;
   AttentionScoresFn scores;
   AttentionMixFn mix;
+  AttentionMixF16Fn mix_f16;
 };
 
 std::vector<IsaBuild> runnable_builds() {
   std::vector<IsaBuild> builds;
-  if (cpu_runs(Isa::avx2)) builds.push_back({Isa::avx2, avx2::attention_scores, avx2::attention_mix});
+  if (cpu_runs(Isa::avx2))
+    builds.push_back({Isa::avx2, avx2::attention_scores, avx2::attention_mix, avx2::attention_mix_f16});
   if (cpu_runs(Isa::avx512))
-    builds.push_back({Isa::avx512, avx512::attention_scores, avx512::attention_mix});
+    builds.push_back({Isa::avx512, avx512::attention_scores, avx512::attention_mix, avx512::attention_mix_f16});
   return builds;
 }
 
@@ -81,6 +84,39 @@ TEST(AttentionKernels, ReferenceMixWeighsValueRows) {
   EXPECT_EQ(out, (std::vector<float>{7.75f, 15.5f, 23.25f, 1, 2, 3}));
 }
 
+TEST(AttentionKernels, SoftmaxMixF16RoundsTheAccumulatorToHalfAfterEveryStep) {
+  // Two equal scores: weights 1 and 1, sum 2. 1 + 2^-11 is a tie between
+  // fp16 neighbours 1 and 1 + 2^-10 and rounds to even (1); 1 + 3 * 2^-11
+  // rounds up to 1 + 2^-9. An f32 accumulator would keep both sums.
+  for (const auto& [second, sum] : {std::pair{0x1p-11f, 1.0f}, std::pair{0x3p-11f, 1.0f + 0x1p-9f}}) {
+    std::vector<float> scores = {0.5f, 0.5f};
+    const std::vector<float> values = {1.0f, second};  // head_dim 1
+    float out = -1;
+    attention_softmax_mix_f16(scores.data(), 1, values.data(), 2, 1, &out);
+    EXPECT_EQ(out, sum * 0.5f) << second;
+  }
+}
+
+TEST(AttentionKernels, SoftmaxMixF16RescalesWhenTheMaximumGrows) {
+  // Scores 0 then 1: position 0 weighs 1; position 1 is a new maximum, so
+  // the accumulator and the sum are first scaled by r = exp(0 - 1), rounded
+  // to fp16, and position 1 weighs 1. Then a smaller score 0.5 weighs
+  // exp(0.5 - 1) under the running maximum 1.
+  const float r = std::exp(-1.0f), w = std::exp(-0.5f);
+  std::vector<float> scores = {0.0f, 1.0f, 0.5f};
+  const std::vector<float> values = {3.0f, -2.0f, 0.1f, 5.0f, 1.0f, 7.0f};  // [position][head_dim 2]
+  std::vector<float> out(2);
+  attention_softmax_mix_f16(scores.data(), 1, values.data(), 3, 2, out.data());
+  const float sum = std::fma(std::fma(1.0f, r, 1.0f), 1.0f, w);
+  for (int d = 0; d < 2; ++d) {
+    float acc = round_to_f16(values[size_t(d)]);
+    acc = round_to_f16(acc * r);
+    acc = round_to_f16(values[size_t(2 + d)] + acc);
+    acc = round_to_f16(std::fma(values[size_t(4 + d)], w, acc));
+    EXPECT_EQ(out[size_t(d)], acc * (1.0f / sum)) << d;
+  }
+}
+
 TEST(AttentionKernels, EveryBuildEqualsTheScalarReference) {
   if (runnable_builds().empty()) GTEST_SKIP() << "no SIMD build runs on this CPU";
   std::mt19937 rng(7);
@@ -105,6 +141,23 @@ TEST(AttentionKernels, EveryBuildEqualsTheScalarReference) {
           b.mix(weights.data(), heads, values.data(), positions, head_dim, out.data());
           expect_close(scores, want_scores, "scores");
           expect_close(out, want_out, "mix");
+        }
+        // The fp16 accumulation must match to the bit: weights in [0, 1],
+        // and a rescale before about one position in eight.
+        std::vector<float> rescales(size_t(heads * positions), 1.0f);
+        std::vector<float> unit(weights.size());
+        for (size_t i = 0; i < unit.size(); ++i) {
+          unit[i] = std::abs(weights[i]) / (1.0f + std::abs(weights[i]));
+          if (rng() % 8 == 0) rescales[i] = unit[i];
+        }
+        attention_mix_f16_ref(unit.data(), rescales.data(), heads, values.data(), positions, head_dim,
+                              want_out.data());
+        for (const IsaBuild& b : runnable_builds()) {
+          SCOPED_TRACE(testing::Message() << isa_name(b.isa) << " fp16 head_dim " << head_dim << " heads "
+                                          << heads << " positions " << positions);
+          std::vector<float> out(want_out.size(), -1.0f);
+          b.mix_f16(unit.data(), rescales.data(), heads, values.data(), positions, head_dim, out.data());
+          ASSERT_EQ(out, want_out);
         }
       }
     }

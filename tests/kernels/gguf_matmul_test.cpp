@@ -157,6 +157,21 @@ TEST(GgufMatmul, ActivationRoundingIsHalfToEven) {
   EXPECT_EQ(in.sum32[0], 127 + 2 + 4 - 2);
 }
 
+TEST(GgufMatmul, ActivationScalesAreLlamaCppsQ8_0AndQ8_K) {
+  // amax 1.3125, where amax / 127 = 0x1.52a54ap-7
+  // and 1 / (127 / amax) = 0x1.52a54cp-7 (one ulp apart). Q8_0 keeps the
+  // first as fp16, 0x1.52cp-7; Q8_K keeps the second. The codes are equal.
+  std::vector<float> x(256, 0.25f);
+  x[0] = -1.3125f;
+  const QuantizedInput q8_0 = quantize_input(gguf_quantize_activations_ref, x, 1, 256, 32);
+  const QuantizedInput q8_k = quantize_input(gguf_quantize_activations_ref, x, 1, 256, 256);
+  EXPECT_EQ(q8_0.d[0], 0x1.52cp-7f);
+  EXPECT_EQ(q8_k.d[0], 0x1.52a54cp-7f);
+  for (int i = 0; i < 32; ++i) EXPECT_EQ(q8_k.q[size_t(i)], q8_0.q[size_t(i)]) << i;
+  EXPECT_EQ(q8_0.q[0], -127);
+  EXPECT_EQ(q8_0.q[1], 24);  // 0.25 * 127 / 1.3125 = 24.19
+}
+
 // ---------------------------------------------------------------- 1. reference
 
 TEST(GgufMatmul, ReferenceIsTheProductOfDequantizedOperands) {

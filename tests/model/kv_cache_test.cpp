@@ -3,6 +3,7 @@
 // neighbours.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <vector>
 
 #include "kernels/attention.h"
@@ -43,6 +44,26 @@ TEST(KVCache, StoredPositionsLandInTheKernelLayout) {
             EXPECT_EQ(cache.key_tiles(l, s, h)[kernels::key_tile_offset(p, d, 3)], key_at(l, s, p, h * 3 + d));
             EXPECT_EQ(cache.values(l, s, h)[p * 3 + d], -key_at(l, s, p, h * 3 + d));
           }
+}
+
+TEST(KVCache, HoldsHalfPrecisionValuesForLlamaCppAttention) {
+  io::ModelConfig c = small_config();
+  const std::vector<float> key = {1.0f + 0x1p-12f, 0x1.8p-12f, 70000.0f, 1, 2, 3};  // fp16: 1, 2^-12 * 1.5, inf
+  const std::vector<float> value = {-1.0f - 0x3p-11f, 1e-8f, 0.1f, 4, 5, 6};       // -(1 + 2^-9), 0, 0.0999755859375
+  KVCache full(c, 1, 4);
+  full.store(1, 0, 2, key.data(), value.data());
+  EXPECT_EQ(full.key_tiles(1, 0, 0)[kernels::key_tile_offset(2, 0, 3)], key[0]);
+  EXPECT_EQ(full.values(1, 0, 0)[2 * 3 + 0], value[0]);
+  c.llama_cpp_attention = true;
+  KVCache half(c, 1, 4);
+  half.store(1, 0, 2, key.data(), value.data());
+  const float* tiles = half.key_tiles(1, 0, 0);
+  EXPECT_EQ(tiles[kernels::key_tile_offset(2, 0, 3)], 1.0f);
+  EXPECT_EQ(tiles[kernels::key_tile_offset(2, 1, 3)], 0x1.8p-12f);
+  EXPECT_EQ(tiles[kernels::key_tile_offset(2, 2, 3)], INFINITY);
+  EXPECT_EQ(half.values(1, 0, 0)[2 * 3 + 0], -1.0f - 0x1p-9f);
+  EXPECT_EQ(half.values(1, 0, 0)[2 * 3 + 1], 0.0f);
+  EXPECT_EQ(half.values(1, 0, 0)[2 * 3 + 2], 0.0999755859375f);
 }
 
 TEST(KVCache, RejectsEmptyAndAbsurdSizes) {
