@@ -9,24 +9,32 @@
 
 namespace nibble::kernels {
 
+// y[i] ← e^x[i] rounded to the nearest float (computed in double, as
+// glibc's expf does, so the two agree but where e^x lies within about 1e-14
+// of a rounding midpoint). x and y may be the same array.
+void exp_nearest(const float* x, float* y, int64_t n);
 // In place: x ← exp(x − max x) / Σ exp(x − max x), over n > 0 values.
 void softmax(float* x, int64_t n);
 // In place: y[i] ← silu(gate[i]) · y[i] = gate[i] / (1 + exp(−gate[i])) · y[i].
 void silu_mul(const float* gate, float* y, int64_t n);
 
+using ExpNearestFn = void (*)(const float* x, float* y, int64_t n);
 using SoftmaxFn = void (*)(float* x, int64_t n);
 using SiluMulFn = void (*)(const float* gate, float* y, int64_t n);
 
 // Scalar references (std::exp), the tests' oracle.
+void exp_nearest_ref(const float* x, float* y, int64_t n);
 void softmax_ref(float* x, int64_t n);
 void silu_mul_ref(const float* gate, float* y, int64_t n);
 
 // Per-ISA builds (activations_avx2.cpp, activations_avx512.cpp).
 namespace avx2 {
+void exp_nearest(const float* x, float* y, int64_t n);
 void softmax(float* x, int64_t n);
 void silu_mul(const float* gate, float* y, int64_t n);
 }  // namespace avx2
 namespace avx512 {
+void exp_nearest(const float* x, float* y, int64_t n);
 void softmax(float* x, int64_t n);
 void silu_mul(const float* gate, float* y, int64_t n);
 }  // namespace avx512

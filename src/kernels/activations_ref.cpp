@@ -6,6 +6,10 @@
 
 namespace nibble::kernels {
 
+void exp_nearest_ref(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = float(std::exp(double(x[i])));
+}
+
 void softmax_ref(float* x, int64_t n) {
   float max = x[0];
   for (int64_t i = 1; i < n; ++i) max = std::max(max, x[i]);

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/activations.h"
+
 #include "kernels/dispatch.h"
 
 namespace nibble::kernels {
@@ -30,23 +32,36 @@ void attention_mix(const float* weights, int heads, const float* values, int64_t
 
 void attention_softmax_mix_f16(float* scores, int heads, const float* values, int64_t positions,
                                int head_dim, float* out) {
-  thread_local std::vector<float> rescales, inverse_sums;  // keep their capacity between calls
-  rescales.resize(size_t(heads * positions));
+  // Per position, the running maximum M before it and one exponent: s - M,
+  // or M - s where s is a new maximum (then it rescales by e^(M - s) and
+  // weighs 1). Both are -|s - M|, so one vectorized exp serves all of them.
+  thread_local std::vector<float> rescales, exponents, inverse_sums;  // keep their capacity between calls
+  const int64_t total = heads * positions;
+  rescales.resize(size_t(total));
+  exponents.resize(size_t(total));
   inverse_sums.resize(size_t(heads));
+  for (int h = 0; h < heads; ++h) {
+    const float* s = scores + h * positions;
+    float* before = rescales.data() + h * positions;
+    float* e = exponents.data() + h * positions;
+    float max = -INFINITY;
+    for (int64_t p = 0; p < positions; ++p) {
+      before[p] = max;
+      e[p] = -std::fabs(s[p] - max);
+      max = s[p] > max ? s[p] : max;
+    }
+  }
+  exp_nearest(exponents.data(), exponents.data(), total);
   for (int h = 0; h < heads; ++h) {
     float* s = scores + h * positions;
     float* r = rescales.data() + h * positions;
-    float max = -INFINITY, sum = 0;
+    const float* e = exponents.data() + h * positions;
+    float sum = 0;
     for (int64_t p = 0; p < positions; ++p) {
-      if (s[p] > max) {  // a new maximum: the sum so far shrinks, this position weighs 1
-        r[p] = std::exp(max - s[p]);
-        max = s[p];
-        s[p] = 1.0f;
-      } else {
-        r[p] = 1.0f;
-        s[p] = std::exp(s[p] - max);
-      }
-      sum = r[p] == 1.0f ? sum + s[p] : std::fma(sum, r[p], s[p]);  // fused, as llama.cpp's build; rarely needed
+      const bool new_max = s[p] > r[p];
+      r[p] = new_max ? e[p] : 1.0f;
+      s[p] = new_max ? 1.0f : e[p];
+      sum = new_max ? std::fma(sum, r[p], 1.0f) : sum + s[p];  // fused, as in llama.cpp's build
     }
     inverse_sums[size_t(h)] = sum == 0 ? 0.0f : 1.0f / sum;
   }

@@ -4,11 +4,14 @@
 // the range the forward pass produces, the
 // references equal to the definitions computed here in double, and the
 // edges (underflow to 0, overflow of exp(−gate) to a 0 activation) clean.
+// exp_nearest: every build the nearest float to e^x but for rare last-bit
+// ties, and so glibc's expf (what llama.cpp's attention calls).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -23,12 +26,14 @@ struct Build {
   const char* name;
   SoftmaxFn softmax;
   SiluMulFn silu_mul;
+  ExpNearestFn exp_nearest;
 };
 
 std::vector<Build> runnable_builds() {
   std::vector<Build> builds;
-  if (cpu_runs(Isa::avx2)) builds.push_back({"avx2", avx2::softmax, avx2::silu_mul});
-  if (cpu_runs(Isa::avx512)) builds.push_back({"avx512", avx512::softmax, avx512::silu_mul});
+  if (cpu_runs(Isa::avx2)) builds.push_back({"avx2", avx2::softmax, avx2::silu_mul, avx2::exp_nearest});
+  if (cpu_runs(Isa::avx512))
+    builds.push_back({"avx512", avx512::softmax, avx512::silu_mul, avx512::exp_nearest});
   return builds;
 }
 
@@ -108,6 +113,60 @@ TEST(Activations, ExtremesUnderflowAndSaturateCleanly) {
     EXPECT_EQ(y[0], 0.0f) << b.name;
     EXPECT_EQ(y[1], 200.0f) << b.name;
     EXPECT_EQ(y[2], 0.0f) << b.name;
+  }
+}
+
+// ulps between two finite floats of the same sign (or both zero).
+int64_t ulps_apart(float a, float b) {
+  int32_t ia, ib;
+  std::memcpy(&ia, &a, 4);
+  std::memcpy(&ib, &b, 4);
+  return std::abs(int64_t(ia) - int64_t(ib));
+}
+
+TEST(Activations, ExpNearestIsTheNearestFloatToTheTrueValue) {
+  // A million arguments over the range where e^x is a normal or subnormal
+  // float, and the edges: the float next to libm's double exp, and glibc's
+  // own expf, are the same but in a rare last bit.
+  std::vector<float> x = uniform(1 << 20, -105.0f, 88.7f, 11);
+  const std::vector<float> edges = {0.0f, -0.0f, 1.0f, -1.0f, 88.72f, 88.73f, 100.0f, -87.33f, -103.9f,
+                                    -104.0f, -200.0f, 1e-30f, -1e-30f, INFINITY, -INFINITY};
+  x.insert(x.end(), edges.begin(), edges.end());
+  std::vector<float> ref(x.size());
+  exp_nearest_ref(x.data(), ref.data(), int64_t(x.size()));
+  int64_t off_libm_expf = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double exact = std::exp(double(x[i]));
+    if (std::isinf(ref[i])) {
+      ASSERT_GT(exact, 3.4028235e38) << x[i];
+      continue;
+    }
+    ASSERT_LE(std::abs(ref[i] - exact), 0.5000001 * std::abs(std::nextafter(ref[i], INFINITY) - ref[i]) + 1e-45)
+        << x[i];
+    const float expf = std::exp(x[i]);
+    ASSERT_LE(ulps_apart(expf, ref[i]), 1) << x[i];
+    off_libm_expf += expf != ref[i];
+  }
+  EXPECT_LT(off_libm_expf, int64_t(x.size() / 1000)) << "libm's expf is not within 0.502 ulp";
+  EXPECT_EQ(ref[ref.size() - 2], INFINITY);
+  EXPECT_EQ(ref.back(), 0.0f);
+  for (const Build& b : runnable_builds()) {
+    SCOPED_TRACE(b.name);
+    for (int64_t n : {int64_t(x.size()), int64_t(5), int64_t(1)}) {  // whole vectors and tails
+      std::vector<float> got(x.size() + 1, -1.0f);
+      b.exp_nearest(x.data(), got.data(), n);
+      int64_t off = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_LE(ulps_apart(got[size_t(i)], ref[size_t(i)]), 1) << x[size_t(i)];
+        off += got[size_t(i)] != ref[size_t(i)];
+      }
+      EXPECT_LE(off, n / 100000) << "last-bit differences from the reference";
+      EXPECT_EQ(got[size_t(n)], -1.0f) << "wrote past n";
+    }
+    const float nan = std::nanf("");
+    float y = 0;
+    b.exp_nearest(&nan, &y, 1);
+    EXPECT_TRUE(std::isnan(y));
   }
 }
 

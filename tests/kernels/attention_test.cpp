@@ -102,7 +102,7 @@ TEST(AttentionKernels, SoftmaxMixF16RescalesWhenTheMaximumGrows) {
   // the accumulator and the sum are first scaled by r = exp(0 - 1), rounded
   // to fp16, and position 1 weighs 1. Then a smaller score 0.5 weighs
   // exp(0.5 - 1) under the running maximum 1.
-  const float r = std::exp(-1.0f), w = std::exp(-0.5f);
+  const float r = float(std::exp(-1.0)), w = float(std::exp(-0.5));  // the nearest floats
   std::vector<float> scores = {0.0f, 1.0f, 0.5f};
   const std::vector<float> values = {3.0f, -2.0f, 0.1f, 5.0f, 1.0f, 7.0f};  // [position][head_dim 2]
   std::vector<float> out(2);
