@@ -3,6 +3,8 @@
 // forward pass (and of GPTQ's calibration passes); the SIMD builds compute
 // exp with a polynomial the compiler vectorizes (activations_body.h),
 // within 1e-6 + 1e-7·|x| relative of the scalar references' std::exp.
+// exp_nearest is the exact one, for llama.cpp's attention order (whose
+// weights come from libm's expf): as precise as libm, 8 lanes at a time.
 #pragma once
 
 #include <cstdint>

@@ -10,7 +10,9 @@ using Doubles = double __attribute__((vector_size(32)));
 using Int64s = uint64_t __attribute__((vector_size(32)));
 using HalfFloats = float __attribute__((vector_size(16)));  // as many as Doubles
 
-void exp_nearest(const float* x, float* y, int64_t n) { exp_nearest_body<Doubles, Int64s, HalfFloats>(x, y, n); }
+void exp_nearest(const float* x, float* y, int64_t n) {
+  exp_nearest_body<Doubles, Int64s, HalfFloats>(x, y, n);
+}
 
 void softmax(float* x, int64_t n) { softmax_body<Floats, Ints>(x, n); }
 

@@ -7,7 +7,8 @@
 //
 // The softmax between them stays with the model, except in
 // attention_softmax_mix_f16 (llama.cpp's decode order, below). The cache
-// layout of one KV head is part of the contract (KVCache writes it, these loops read it):
+// layout of one KV head is part of the contract (KVCache writes it, these
+// loops read it):
 //
 //   keys    tiles of kKeyTile positions, tile t = positions kKeyTile*t ...
 //           stored transposed, [head_dim][kKeyTile]: one vector load holds

@@ -48,10 +48,11 @@ constexpr ScoreHeadsFn kScoreHeadsFns[kScoreHeads] = {score_heads<1>, score_head
                                                       score_heads<4>, score_heads<5>, score_heads<6>,
                                                       score_heads<7>, score_heads<8>};
 
-// Half: attention_mix_f16 (each head rescaled where rescales[] != 1, rounded to fp16 after each step).
+// Half: attention_mix_f16 (a head's accumulator rescaled where rescales[]
+// != 1, and rounded to fp16 after every step).
 template <int H, int V, bool Half>
-void mix_heads(const float* weights, const float* rescales, const float* values, int64_t positions, int head_dim, int d0,
-               float* out) {
+void mix_heads(const float* weights, const float* rescales, const float* values, int64_t positions,
+               int head_dim, int d0, float* out) {
   __m256i mask[V];
   __m256 acc[H][V];
   for (int i = 0; i < V; ++i) mask[i] = first_lanes(head_dim - d0 - 8 * i);
@@ -100,8 +101,9 @@ void mix(const float* weights, const float* rescales, int heads, const float* va
     const int vectors = std::min(kMixVectors, (head_dim - d0 + 7) / 8);
     for (int h = 0; h < heads; h += kMixHeads) {
       const int n = std::min(kMixHeads, heads - h);
-      kMixHeadsFns<Half>[n - 1][vectors - 1](weights + h * positions, Half ? rescales + h * positions : nullptr, values, positions, head_dim, d0,
-                                       out + h * head_dim);
+      const float* r = Half ? rescales + h * positions : nullptr;
+      kMixHeadsFns<Half>[n - 1][vectors - 1](weights + h * positions, r, values, positions, head_dim, d0,
+                                             out + h * head_dim);
     }
   }
 }

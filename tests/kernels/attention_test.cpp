@@ -30,7 +30,8 @@ std::vector<IsaBuild> runnable_builds() {
   if (cpu_runs(Isa::avx2))
     builds.push_back({Isa::avx2, avx2::attention_scores, avx2::attention_mix, avx2::attention_mix_f16});
   if (cpu_runs(Isa::avx512))
-    builds.push_back({Isa::avx512, avx512::attention_scores, avx512::attention_mix, avx512::attention_mix_f16});
+    builds.push_back(
+        {Isa::avx512, avx512::attention_scores, avx512::attention_mix, avx512::attention_mix_f16});
   return builds;
 }
 

@@ -48,8 +48,9 @@ TEST(KVCache, StoredPositionsLandInTheKernelLayout) {
 
 TEST(KVCache, HoldsHalfPrecisionValuesForLlamaCppAttention) {
   io::ModelConfig c = small_config();
-  const std::vector<float> key = {1.0f + 0x1p-12f, 0x1.8p-12f, 70000.0f, 1, 2, 3};  // fp16: 1, 2^-12 * 1.5, inf
-  const std::vector<float> value = {-1.0f - 0x3p-11f, 1e-8f, 0.1f, 4, 5, 6};       // -(1 + 2^-9), 0, 0.0999755859375
+  // As fp16: 1, 1.5 * 2^-12, inf; and -(1 + 2^-9), 0, 0.0999755859375.
+  const std::vector<float> key = {1.0f + 0x1p-12f, 0x1.8p-12f, 70000.0f, 1, 2, 3};
+  const std::vector<float> value = {-1.0f - 0x3p-11f, 1e-8f, 0.1f, 4, 5, 6};
   KVCache full(c, 1, 4);
   full.store(1, 0, 2, key.data(), value.data());
   EXPECT_EQ(full.key_tiles(1, 0, 0)[kernels::key_tile_offset(2, 0, 3)], key[0]);
