@@ -47,6 +47,9 @@ inline int64_t key_tiles_size(int64_t positions, int head_dim) {
 // to fp16 after every multiply-add and every rescale; out = acc / (sum of
 // the weights, rescaled alike). `scores` (scaled) is overwritten. The cache
 // must hold fp16 values (KVCache with half precision), the queries too.
+// This is llama.cpp's order on one thread; with more, over 512 or more
+// cached positions, it splits the positions among its threads and merges
+// their accumulators in f32.
 void attention_softmax_mix_f16(float* scores, int heads, const float* values, int64_t positions,
                                int head_dim, float* out);
 
