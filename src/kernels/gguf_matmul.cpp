@@ -63,11 +63,12 @@ void put_f16(uint8_t* p, uint16_t h) { std::memcpy(p, &h, 2); }
 
 // Row r of a panel, one GGUF block (block index b of the row) at a time.
 void pack_q4_0(const BlockQ4_0& blk, uint8_t* panel, int64_t b, int r) {
-  uint8_t* group = panel + legacy_codes(b, kQ4_0Qs);
+  uint8_t codes[32];
   for (int e = 0; e < 16; ++e) {
-    set_nibble(group, r, e, blk.qs[e] & 0xF);
-    set_nibble(group, r, e + 16, blk.qs[e] >> 4);
+    codes[e] = blk.qs[e] & 0xF;
+    codes[e + 16] = blk.qs[e] >> 4;
   }
+  put_nibbles(panel + legacy_codes(b, kQ4_0Qs), r, codes);
   put_f16(panel + legacy_scales(b, kQ4_0Qs) + 2 * r, blk.d);
 }
 
@@ -86,8 +87,7 @@ void pack_k4_common(const uint16_t d, const uint16_t dmin, const uint8_t* scales
     kquant_scale_min(scales, j, &sc, &m);
     tile[sc_off + 16 * j + r] = uint8_t(sc | (m & 3) << 6);
     tile[min_off + 16 * (j / 2) + r] |= uint8_t((m >> 2) << (4 * (j % 2)));
-    for (int e = 0; e < 32; ++e)
-      set_nibble(tile + k4_chunks(j, fifth_bit), r, e, codes[32 * j + e] & 0xF);
+    put_nibbles(tile + k4_chunks(j, fifth_bit), r, codes + 32 * j);
   }
   put_f16(tile + d_off + 2 * r, d);
   put_f16(tile + dmin_off + 2 * r, dmin);
@@ -119,14 +119,24 @@ void pack_q5_K(const BlockQ5_K& blk, uint8_t* tile, int r) {
 }
 
 void pack_q6_K(const BlockQ6_K& blk, uint8_t* tile, int r) {
-  for (int e = 0; e < 256; ++e) {
-    const int h = e / 128, quarter = (e % 128) / 32, l = e % 32;
-    const uint8_t ql = blk.ql[64 * h + 32 * (quarter & 1) + l];
-    const int low = quarter < 2 ? ql & 0xF : ql >> 4;
-    const int high = (blk.qh[32 * h + l] >> (2 * quarter)) & 3;
-    const int G = e / 32, eg = e % 32;
-    set_nibble(tile + q6_low(G), r, eg, low);
-    tile[q6_high(G) + q6_high_byte(r, eg)] |= uint8_t(high << q6_high_shift(eg));
+  uint8_t low[256], high[256];  // element 128 h + 32 quarter + l, GGUF's order
+  for (int h = 0; h < 2; ++h)
+    for (int l = 0; l < 32; ++l) {
+      const uint8_t ql0 = blk.ql[64 * h + l], ql1 = blk.ql[64 * h + 32 + l], qh = blk.qh[32 * h + l];
+      uint8_t* lo = low + 128 * h + l;
+      uint8_t* hi = high + 128 * h + l;
+      lo[0] = ql0 & 0xF, lo[32] = ql1 & 0xF, lo[64] = ql0 >> 4, lo[96] = ql1 >> 4;
+      hi[0] = qh & 3, hi[32] = (qh >> 2) & 3, hi[64] = (qh >> 4) & 3, hi[96] = qh >> 6;
+    }
+  for (int G = 0; G < 8; ++G) {
+    put_nibbles(tile + q6_low(G), r, low + 32 * G);
+    // Row r's 8 high-bit bytes, each written once: the byte of element e0
+    // holds the high bits of elements e0 + 4 f, f < 4.
+    for (const int e0 : {0, 1, 2, 3, 16, 17, 18, 19}) {
+      uint8_t byte = 0;
+      for (int f = 0; f < 4; ++f) byte |= uint8_t(high[32 * G + e0 + 4 * f] << q6_high_shift(e0 + 4 * f));
+      tile[q6_high(G) + q6_high_byte(r, e0)] = byte;
+    }
   }
   for (int s = 0; s < 16; ++s) tile[q6_scales(s / 2) + 2 * r + s % 2] = uint8_t(blk.scales[s]);
   const float d = f16_to_f32(blk.d);

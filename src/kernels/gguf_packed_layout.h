@@ -95,9 +95,13 @@ static inline int get_nibble(const uint8_t* group, int r, int e) {
   const uint8_t b = group[nibble_byte(r, e)];
   return nibble_high(e) ? b >> 4 : b & 0xF;
 }
-static inline void set_nibble(uint8_t* group, int r, int e, int q) {
-  uint8_t& b = group[nibble_byte(r, e)];
-  b = nibble_high(e) ? uint8_t((b & 0x0F) | (q << 4)) : uint8_t((b & 0xF0) | (q & 0xF));
+// Row r's 32 codes (low 4 bits of each) into a chunked group: each of its
+// 4 bytes per chunk is written once, whole.
+static inline void put_nibbles(uint8_t* group, int r, const uint8_t* codes) {
+  for (int k = 0; k < 4; ++k)
+    for (int i = 0; i < 4; ++i)
+      group[nibble_byte(r, 8 * k + i)] =
+          uint8_t((codes[8 * k + i] & 0xF) | (codes[8 * k + 4 + i] & 0xF) << 4);
 }
 
 // Q8_0: byte of row r's code for element e (< 32).
