@@ -158,15 +158,17 @@ void LlamaModel::attention(const Layer& layer, int l, const std::vector<BatchTok
       const int64_t first = t * qd + int64_t(kv_head) * group * hd;  // of the group's query heads
       scores.resize(size_t(group * positions));
       const float* values = cache.values(l, b.slot, kv_head);
-      if (llama_cpp_order) {
+      const float* q = &s_.q[first];
+      if (llama_cpp_order) {  // llama.cpp's flash attention takes the queries in fp16
         half_q.resize(size_t(group * hd));
-        for (int i = 0; i < group * hd; ++i) half_q[size_t(i)] = round_to_f16(s_.q[first + i]);
-        kernels::attention_scores(half_q.data(), group, cache.key_tiles(l, b.slot, kv_head), positions, hd,
-                                  scale, scores.data());
+        for (int d = 0; d < group * hd; ++d) half_q[size_t(d)] = round_to_f16(q[d]);
+        q = half_q.data();
+      }
+      kernels::attention_scores(q, group, cache.key_tiles(l, b.slot, kv_head), positions, hd, scale,
+                                scores.data());
+      if (llama_cpp_order) {
         kernels::attention_softmax_mix_f16(scores.data(), group, values, positions, hd, &s_.att[first]);
       } else {
-        kernels::attention_scores(&s_.q[first], group, cache.key_tiles(l, b.slot, kv_head), positions, hd,
-                                  scale, scores.data());
         for (int g = 0; g < group; ++g) softmax(&scores[g * positions], positions);
         kernels::attention_mix(scores.data(), group, values, positions, hd, &s_.att[first]);
       }
