@@ -4,8 +4,9 @@
 // the range the forward pass produces, the
 // references equal to the definitions computed here in double, and the
 // edges (underflow to 0, overflow of exp(−gate) to a 0 activation) clean.
-// exp_nearest: every build the nearest float to e^x but for rare last-bit
-// ties, and so glibc's expf (what llama.cpp's attention calls).
+// exp_nearest: every build the nearest float to e^x (but in rare last
+// bits), which is glibc's expf (what llama.cpp's attention calls) but in
+// glibc's own rare last bits.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -158,9 +158,9 @@ TEST(GgufMatmul, ActivationRoundingIsHalfToEven) {
 }
 
 TEST(GgufMatmul, ActivationScalesAreLlamaCppsQ8_0AndQ8_K) {
-  // amax 1.3125, where amax / 127 = 0x1.52a54ap-7
-  // and 1 / (127 / amax) = 0x1.52a54cp-7 (one ulp apart). Q8_0 keeps the
-  // first as fp16, 0x1.52cp-7; Q8_K keeps the second. The codes are equal.
+  // amax 1.3125, where amax / 127 = 0x1.52a54ap-7 and 1 / (127 / amax) =
+  // 0x1.52a54cp-7 (one ulp apart). Q8_0 keeps the first as fp16,
+  // 0x1.52cp-7; Q8_K keeps the second. The codes are equal.
   std::vector<float> x(256, 0.25f);
   x[0] = -1.3125f;
   const QuantizedInput q8_0 = quantize_input(gguf_quantize_activations_ref, x, 1, 256, 32);
